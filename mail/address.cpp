@@ -1,0 +1,2 @@
+// RFC 5321 path parsing (implementation pending).
+#include "mail/address.h"
