@@ -1,0 +1,27 @@
+// The command table: names, one-line summaries and --help texts.
+#include "app/commands.h"
+
+namespace smarthost::app {
+
+const std::vector<Command>& commands() {
+  static const std::vector<Command> table = {
+      {"serve", "run the relay (SMTP listener, queue, deliveries)",
+       "Usage: smarthost serve\n\n"
+       "Runs the relay in the foreground: accepts mail on the configured listeners, queues it durably and\n"
+       "delivers it upstream. Without a configuration file it runs the development profile: SMTP on\n"
+       "127.0.0.1:2525, mail written as files into ./smarthost-data/outbox.\n"
+       "Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the configuration.\n",
+       run_serve},
+      {"check-config", "validate the configuration; --print shows it with defaults",
+       "Usage: smarthost check-config [--print]\n\n"
+       "Loads and validates the configuration and reports every error as file:line:col.\n"
+       "  --print   print the effective configuration, every default filled in, secrets as ***\n"
+       "Exit status: 0 valid, 1 invalid.\n",
+       run_check_config},
+      {"version", "print the version", "Usage: smarthost version\n", run_version},
+      {"help", "list the commands, or `help COMMAND` for one", "Usage: smarthost help [COMMAND]\n", nullptr},
+  };
+  return table;
+}
+
+}  // namespace smarthost::app

@@ -1,0 +1,12 @@
+// The entry points of the CLI commands, one cmd_*.cpp each; commands.cpp lists them with their help.
+#pragma once
+
+#include "app/cli.h"
+
+namespace smarthost::app {
+
+int run_serve(const Invocation&);
+int run_check_config(const Invocation&);
+int run_version(const Invocation&);
+
+}  // namespace smarthost::app
