@@ -25,7 +25,9 @@ struct PathParse {
 };
 
 // Parses "<...>" at the start of `text` (after "MAIL FROM:" or "RCPT TO:", spaces allowed before '<').
-// `allow_null` accepts "<>"; `utf8` accepts UTF-8 in the local part and domain (SMTPUTF8).
+// `allow_null` accepts "<>" (reverse-paths); without it, "<postmaster>" with no domain is accepted (forward-paths,
+// RFC 5321 4.5.1). `utf8` accepts UTF-8 in the local part and domain (SMTPUTF8); without it any 8-bit byte is
+// PathError::not_ascii. The limits count octets: local part 64, domain 255, path 256 including the brackets.
 PathParse parse_path(std::string_view text, bool allow_null, bool utf8);
 
 // The domain part, lower-cased, of "local@domain"; empty when there is none.

@@ -3,7 +3,9 @@
 // The connection coroutine (connection.cpp) does all reading, writing, TLS and spooling.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -77,6 +79,8 @@ struct SessionSettings {
   bool require_tls = false;
   bool require_auth = false;
   BareLineEnd bare_lf = BareLineEnd::reject;
+  // The wall clock for the Received: date and Envelope::received_at; empty = system_clock::now (tests inject one).
+  std::function<std::chrono::system_clock::time_point()> clock;
 };
 
 // The outcome of reading a DATA body or a BDAT chunk (see data_reader.h).
@@ -110,7 +114,8 @@ class Session {
   Step bdat_end(const DataOutcome& outcome);
   // The commit finished: "250 2.0.0 Ok: queued as <id>" or the failure reply. Resets the transaction.
   Step committed(const CommitOutcome& outcome);
-  // The TLS handshake succeeded: forget EHLO and the transaction; STARTTLS is no longer offered.
+  // The TLS handshake succeeded: forget EHLO, AUTH and the transaction; STARTTLS is no longer offered.
+  // For an implicit-TLS listener, call it after the handshake and before greeting() to record version and cipher.
   void tls_started(std::string version, std::string cipher);
   // A read deadline passed: "421 4.4.2 <host> Error: timeout exceeded", next = close.
   Step timeout();
@@ -122,6 +127,11 @@ class Session {
   // Octets announced by the pending BDAT command.
   uint64_t bdat_size() const;
   bool bdat_last() const;
+  // The pending BDAT chunk is refused (bad sequence, too big, an earlier chunk failed): read its bdat_size()
+  // octets and throw them away, then call bdat_end() (its outcome is ignored), which sends the error reply.
+  bool bdat_discard() const;
+  // Message octets received so far in this transaction (earlier BDAT chunks), for DataReader's `already`.
+  uint64_t message_size() const;
   // The Received: header (RFC 5321 4.4) for the message being received, ending in CRLF.
   std::string received_header(std::string_view queue_id) const;
   BareLineEnd bare_lf() const;
