@@ -1,0 +1,210 @@
+// FsSpool and its writer: a message streams into tmp/<id> after a reserved record block; commit() writes the
+// envelope record into that block and hands the file to the group commit, which syncs it into active/.
+#include "queue/fs_spool.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include "queue/spool_record.h"
+
+namespace smarthost::queue {
+namespace asio = boost::asio;
+namespace fs = std::filesystem;
+namespace {
+
+std::error_code last_error() { return {errno, std::system_category()}; }
+
+class FsSpoolWriter final : public SpoolWriter {
+ public:
+  FsSpoolWriter(FsSpool& spool, QueueId id, int fd, fs::path path)
+      : spool_(spool), id_(std::move(id)), fd_(fd), path_(std::move(path)) {
+    buffer_.reserve(spool_.write_buffer());
+  }
+
+  ~FsSpoolWriter() override {
+    if (fd_ >= 0) ::close(fd_);
+    if (!handed_over_) ::unlink(path_.c_str());
+  }
+
+  void append(std::string_view bytes) override {
+    size_ += bytes.size();
+    if (error_) return;
+    if (buffer_.size() + bytes.size() > spool_.write_buffer()) flush();
+    if (bytes.size() >= spool_.write_buffer()) {
+      write(bytes);
+    } else {
+      buffer_.append(bytes);
+    }
+  }
+
+  uint64_t size() const override { return size_; }
+  const QueueId& id() const override { return id_; }
+
+  asio::awaitable<CommitResult> commit(const mail::Envelope& envelope) override {
+    if (handed_over_ || fd_ < 0) co_return CommitResult{std::make_error_code(std::errc::invalid_argument), {}};
+    flush();
+    StoredMessage message;
+    message.id = id_;
+    message.envelope = envelope;
+    auto now = std::chrono::system_clock::now();
+    if (message.envelope.received_at == std::chrono::system_clock::time_point{}) message.envelope.received_at = now;
+    message.next_attempt = now;
+    std::string record = encode_record(message);
+    if (!error_) {
+      if (record.size() == kRecordBlock) {
+        error_ = write_at(spool_.dir(), fd_, record, 0);
+      } else {
+        relocate(record);
+      }
+    }
+    if (error_) {
+      spdlog::warn("spool: qid={} not stored: {}", id_, error_.message());
+      co_return CommitResult{error_, {}};  // the destructor removes the file
+    }
+
+    SpoolChange change;
+    change.fd = std::exchange(fd_, -1);
+    change.renames.emplace_back(path_, spool_.dir().message_path(Folder::active, id_));
+    change.undo_renames_on_failure = true;
+    handed_over_ = true;  // from here on the change removes the file when it fails
+    std::error_code error = co_await spool_.apply(std::move(change));
+    if (error) {
+      spdlog::warn("spool: qid={} not stored: {}", id_, error.message());
+      co_return CommitResult{error, {}};
+    }
+    message.content_path = spool_.dir().message_path(Folder::active, id_).string();
+    message.content_offset = record.size();
+    message.size = size_;
+    spool_.committed(message);
+    co_return CommitResult{{}, id_};
+  }
+
+ private:
+  void flush() {
+    if (!buffer_.empty() && !error_) write(buffer_);
+    buffer_.clear();
+  }
+
+  void write(std::string_view bytes) {
+    error_ = write_at(spool_.dir(), fd_, bytes, kRecordBlock + written_);
+    written_ += bytes.size();
+  }
+
+  // The record outgrew its reserved block (thousands of recipients): copy the content behind a bigger one.
+  void relocate(const std::string& record) {
+    fs::path bigger = path_;
+    bigger += ".r";
+    if ((error_ = spool_.dir().fault(SpoolStep::create))) return;
+    int fd = ::open(bigger.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd < 0) {
+      error_ = last_error();
+      return;
+    }
+    error_ = write_at(spool_.dir(), fd, record, 0);
+    std::string chunk(std::max<size_t>(spool_.write_buffer(), 4096), '\0');
+    for (uint64_t copied = 0; !error_ && copied < written_;) {
+      ssize_t got = ::pread(fd_, chunk.data(), std::min<uint64_t>(chunk.size(), written_ - copied),
+                            static_cast<off_t>(kRecordBlock + copied));
+      if (got < 0 && errno == EINTR) continue;
+      if (got <= 0) {
+        error_ = got < 0 ? last_error() : std::make_error_code(std::errc::io_error);
+        break;
+      }
+      error_ = write_at(spool_.dir(), fd, std::string_view(chunk.data(), static_cast<size_t>(got)),
+                        record.size() + copied);
+      copied += static_cast<uint64_t>(got);
+    }
+    if (error_) {
+      ::close(fd);
+      ::unlink(bigger.c_str());
+      return;
+    }
+    ::close(fd_);
+    ::unlink(path_.c_str());
+    fd_ = fd;
+    path_ = bigger;
+  }
+
+  FsSpool& spool_;
+  QueueId id_;
+  int fd_;
+  fs::path path_;
+  std::string buffer_;
+  uint64_t size_ = 0;     // bytes appended
+  uint64_t written_ = 0;  // bytes written to the file after the record block
+  std::error_code error_;
+  bool handed_over_ = false;
+};
+
+}  // namespace
+
+std::unique_ptr<FsSpool> FsSpool::open(const fs::path& root, FsSpoolOptions options, std::error_code& error) {
+  error.clear();
+  fs::create_directories(root, error);
+  if (error) return nullptr;
+  auto lock = SpoolLock::acquire(root, error);
+  if (!lock) return nullptr;
+  SpoolDir dir(root, options.hooks);
+  if ((error = dir.create_layout())) return nullptr;
+  RecoveryReport report;
+  if ((error = dir.recover(report))) return nullptr;
+  std::unique_ptr<FsSpool> spool(new FsSpool(std::move(dir), std::move(*lock), std::move(options)));
+  spool->recovery_ = report;
+  return spool;
+}
+
+FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
+    : dir_(std::move(dir)),
+      lock_(std::move(lock)),
+      write_buffer_(std::max<size_t>(options.write_buffer, 1)),
+      group_(dir_, options.sync) {}
+
+FsSpool::~FsSpool() = default;
+
+std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
+  for (int tries = 0; tries < 3; ++tries) {
+    QueueId id = ids_.next();
+    fs::path path = dir_.temporary_path(id);
+    if ((error = dir_.fault(SpoolStep::create))) return nullptr;
+    int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+    if (fd >= 0) {
+      error.clear();
+      return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(path));
+    }
+    error = last_error();
+    if (errno != EEXIST) break;
+  }
+  spdlog::warn("spool: cannot start a message in {}: {}", dir_.root().string(), error.message());
+  return nullptr;
+}
+
+asio::awaitable<std::error_code> FsSpool::apply(SpoolChange change) {
+  auto executor = co_await asio::this_coro::executor;
+  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(
+      [this, &change, executor](auto handler) {
+        group_.submit(std::move(change), executor, GroupCommit::Completion(std::move(handler)));
+      },
+      asio::use_awaitable);
+}
+
+void FsSpool::set_commit_listener(std::function<void(const StoredMessage&)> listener) {
+  std::lock_guard lock(listener_mutex_);
+  listener_ = std::move(listener);
+}
+
+void FsSpool::committed(const StoredMessage& message) {
+  std::function<void(const StoredMessage&)> listener;
+  {
+    std::lock_guard lock(listener_mutex_);
+    listener = listener_;
+  }
+  if (listener) listener(message);
+}
+
+}  // namespace smarthost::queue

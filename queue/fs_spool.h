@@ -1,0 +1,62 @@
+// The file-system spool: implements Spool (spool.h) on a directory, with streaming writers, group commit and
+// crash recovery. It stores and hands over messages; when to deliver them is the scheduler's business.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <optional>
+
+#include "queue/group_commit.h"
+#include "queue/queue_id.h"
+#include "queue/spool.h"
+#include "queue/spool_dir.h"
+#include "queue/stored_message.h"
+
+namespace smarthost::queue {
+
+struct FsSpoolOptions {
+  SpoolHooks hooks;  // fault injection and sync counting, for tests
+  SpoolDir::SyncMethod sync = SpoolDir::SyncMethod::automatic;
+  size_t write_buffer = 64 * 1024;  // bytes a writer holds before writing them to its file
+};
+
+class FsSpool final : public Spool {
+ public:
+  // Opens the spool at `root` (creating its folders), takes its lock and recovers it (recovery()).
+  // Null with `error` set when the directory is unusable or another process holds it.
+  static std::unique_ptr<FsSpool> open(const std::filesystem::path& root, FsSpoolOptions options,
+                                       std::error_code& error);
+  ~FsSpool() override;  // waits for pending commits; the executors they complete on must still exist
+
+  std::unique_ptr<SpoolWriter> begin(std::error_code& error) override;
+
+  const SpoolDir& dir() const { return dir_; }
+  const RecoveryReport& recovery() const { return recovery_; }
+  const GroupCommit& group_commit() const { return group_; }
+
+  // Applies a change through the group commit; completes on the awaiting coroutine's executor.
+  boost::asio::awaitable<std::error_code> apply(SpoolChange change);
+
+  // Called after each committed message, on the committing coroutine's thread (so it must be cheap and
+  // thread-safe: the scheduler posts to its own strand). Set before sessions start.
+  void set_commit_listener(std::function<void(const StoredMessage&)> listener);
+  void committed(const StoredMessage& message);
+
+  size_t write_buffer() const { return write_buffer_; }
+
+ private:
+  FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options);
+
+  SpoolDir dir_;
+  SpoolLock lock_;
+  size_t write_buffer_;
+  RecoveryReport recovery_;
+  QueueIdGenerator ids_;
+  std::mutex listener_mutex_;
+  std::function<void(const StoredMessage&)> listener_;
+  GroupCommit group_;  // last: its thread stops first
+};
+
+}  // namespace smarthost::queue

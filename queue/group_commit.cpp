@@ -1,0 +1,77 @@
+// The group commit thread: takes every change queued since its last round and applies them with shared syncs.
+#include "queue/group_commit.h"
+
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+
+#include <spdlog/spdlog.h>
+
+#include <vector>
+
+namespace smarthost::queue {
+namespace asio = boost::asio;
+
+struct GroupCommit::Job {
+  SpoolChange change;
+  asio::any_io_executor executor;  // tracks outstanding work until the completion is posted
+  Completion done;
+};
+
+GroupCommit::GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method)
+    : dir_(dir), method_(method), thread_([this] { run(); }) {}
+
+GroupCommit::~GroupCommit() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  wake_.notify_one();
+  thread_.join();
+}
+
+void GroupCommit::submit(SpoolChange change, asio::any_io_executor executor, Completion done) {
+  Job job{std::move(change), asio::prefer(executor, asio::execution::outstanding_work.tracked), std::move(done)};
+  {
+    std::lock_guard lock(mutex_);
+    pending_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+uint64_t GroupCommit::groups() const {
+  std::lock_guard lock(mutex_);
+  return groups_;
+}
+
+uint64_t GroupCommit::changes() const {
+  std::lock_guard lock(mutex_);
+  return changes_;
+}
+
+void GroupCommit::run() {
+  while (true) {
+    std::deque<Job> group;
+    {
+      std::unique_lock lock(mutex_);
+      wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
+      if (pending_.empty()) return;  // stopping, and nothing left to do
+      group.swap(pending_);
+    }
+    std::vector<SpoolChange*> changes;
+    changes.reserve(group.size());
+    for (auto& job : group) changes.push_back(&job.change);
+    std::vector<std::error_code> errors = dir_.apply_all(std::move(changes), method_);
+    {
+      std::lock_guard lock(mutex_);
+      ++groups_;
+      changes_ += group.size();
+    }
+    for (size_t i = 0; i < group.size(); ++i) {
+      auto& job = group[i];
+      asio::post(job.executor, [done = std::move(job.done), error = errors[i]]() mutable { std::move(done)(error); });
+    }
+  }
+}
+
+}  // namespace smarthost::queue

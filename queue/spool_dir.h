@@ -1,0 +1,129 @@
+// The spool's directory layout and its synchronous, durable file operations: loading and scanning messages,
+// state rewrites, moves between folders, removal and crash recovery. Used directly by offline queue
+// administration; the running server routes the same changes through the group commit (group_commit.h).
+//
+// Layout under the root: tmp/ (messages being written, state files being replaced), active/, hold/, failed/,
+// and a lock file. A message is <folder>/<id> (record + content, see spool_record.h), plus <folder>/<id>.state
+// once it has been retried. Files reach a folder only by rename after fsync, and the folder is fsynced after.
+#pragma once
+
+#include <filesystem>
+#include <functional>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <utility>
+#include <vector>
+
+#include "queue/stored_message.h"
+
+namespace smarthost::queue {
+
+// The file-system steps a spool takes, for fault injection.
+enum class SpoolStep { create, write, sync, rename, sync_directory, remove };
+// The syncs that reached the disk, for counting.
+enum class SyncKind { file, filesystem, directory };
+
+struct SpoolHooks {
+  // Called before each step; a non-zero result makes the step fail with that error (e.g. ENOSPC on write).
+  std::function<std::error_code(SpoolStep)> fault;
+  // Called after each successful sync. May run on the commit thread.
+  std::function<void(SyncKind)> on_sync;
+};
+
+// One durable change: make `fd` (a written temporary file, owned and closed by the change) durable, then do the
+// renames and removals, then fsync every folder they touched. Either it all succeeds or it reports an error.
+struct SpoolChange {
+  int fd = -1;
+  std::vector<std::pair<std::filesystem::path, std::filesystem::path>> renames;
+  std::vector<std::filesystem::path> removals;
+  // On failure, also remove the rename targets already in place (a failed commit must not be delivered later).
+  bool undo_renames_on_failure = false;
+
+  SpoolChange() = default;
+  SpoolChange(SpoolChange&& other) noexcept;
+  SpoolChange& operator=(SpoolChange&& other) noexcept;
+  SpoolChange(const SpoolChange&) = delete;
+  SpoolChange& operator=(const SpoolChange&) = delete;
+  ~SpoolChange();  // closes fd if still open
+};
+
+struct RecoveryReport {
+  size_t removed_temporary = 0;   // half-written files found in tmp/
+  size_t reattached_states = 0;   // state files moved back beside their message after an interrupted move
+  size_t removed_orphans = 0;     // state files whose message is gone
+};
+
+class SpoolDir {
+ public:
+  SpoolDir(std::filesystem::path root, SpoolHooks hooks = {});
+
+  const std::filesystem::path& root() const { return root_; }
+  const SpoolHooks& hooks() const { return hooks_; }
+  std::filesystem::path folder_path(Folder folder) const;
+  std::filesystem::path message_path(Folder folder, const QueueId& id) const;
+  std::filesystem::path state_path(Folder folder, const QueueId& id) const;
+  std::filesystem::path temporary_path(std::string_view name) const;
+
+  // Creates the folders when missing.
+  std::error_code create_layout() const;
+  // Removes everything in tmp/ and puts state files left behind by an interrupted move back beside their
+  // message (or removes them when the message is gone). Run before anything else uses the spool.
+  std::error_code recover(RecoveryReport& report) const;
+
+  // Reads one message's record and state. nullopt with `error` set when missing or malformed.
+  std::optional<StoredMessage> load(Folder folder, const QueueId& id, std::error_code& error) const;
+  // Looks in every folder (active, hold, failed).
+  std::optional<StoredMessage> find(const QueueId& id, std::error_code& error) const;
+  // Every readable message of a folder, oldest id first; unreadable ones are logged and skipped.
+  std::vector<StoredMessage> scan(Folder folder, std::error_code& error) const;
+  // The message's header block (up to the first empty line, at most `cap` bytes), for bounces and `show`.
+  std::string read_headers(const StoredMessage& message, size_t cap, std::error_code& error) const;
+
+  // Changes for the group commit or for apply(). Each leaves `message` describing the new situation.
+  // Rewrites the state sidecar (with message.folder as it is).
+  SpoolChange state_change(const StoredMessage& message, std::error_code& error) const;
+  // Moves message and state to `to`, writing the current state there.
+  SpoolChange move_change(StoredMessage& message, Folder to, std::error_code& error) const;
+  // Removes the message and its state.
+  SpoolChange removal_change(const StoredMessage& message) const;
+
+  // Applies one change now, on this thread, with its own syncs.
+  std::error_code apply(SpoolChange& change) const;
+
+  // Applies changes together: one data sync for all files (syncfs or fdatasync each, see group_commit.h),
+  // then renames and removals, then one fsync per folder. Returns one error code per change.
+  enum class SyncMethod { automatic, fdatasync, syncfs };
+  std::vector<std::error_code> apply_all(std::vector<SpoolChange*> changes, SyncMethod method) const;
+
+  // The fault hook's verdict for a step (no error when no hook is set).
+  std::error_code fault(SpoolStep step) const;
+  void synced(SyncKind kind) const;
+  // fsyncs a directory, counting it.
+  std::error_code sync_directory(const std::filesystem::path& dir) const;
+
+ private:
+  std::filesystem::path root_;
+  SpoolHooks hooks_;
+};
+
+// An exclusive lock (flock) on a spool directory, held by the one process using it: the server, or an offline
+// queue command. A second holder is refused with std::errc::resource_unavailable_try_again.
+class SpoolLock {
+ public:
+  static std::optional<SpoolLock> acquire(const std::filesystem::path& root, std::error_code& error);
+  SpoolLock(SpoolLock&& other) noexcept;
+  SpoolLock& operator=(SpoolLock&& other) noexcept;
+  SpoolLock(const SpoolLock&) = delete;
+  SpoolLock& operator=(const SpoolLock&) = delete;
+  ~SpoolLock();
+
+ private:
+  explicit SpoolLock(int fd) : fd_(fd) {}
+  int fd_ = -1;
+};
+
+// Writes `bytes` at `offset` of fd completely, retrying on EINTR and short writes; consults the write fault hook.
+std::error_code write_at(const SpoolDir& dir, int fd, std::string_view bytes, uint64_t offset);
+
+}  // namespace smarthost::queue

@@ -1,0 +1,35 @@
+// What the spool knows about one queued message: its envelope with per-recipient state, its retry state and
+// where its content lives. A plain value type shared by the spool, the scheduler and queue administration.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "mail/envelope.h"
+#include "queue/spool.h"
+
+namespace smarthost::queue {
+
+// The spool folder a message sits in: active (scheduled), hold (kept until released), failed (given up).
+enum class Folder { active, hold, failed };
+
+std::string_view to_string(Folder folder);
+
+struct StoredMessage {
+  QueueId id;
+  Folder folder = Folder::active;
+  mail::Envelope envelope;  // recipients carry their state (pending / delivered / failed) and last reply
+  uint32_t attempts = 0;    // delivery attempts made so far
+  std::chrono::system_clock::time_point next_attempt{};
+  std::string last_error;     // the last temporary failure, for `queue list`
+  std::string content_path;   // the spool file; the message starts at content_offset and runs to its end
+  uint64_t content_offset = 0;
+  uint64_t size = 0;  // message octets
+
+  bool has_pending() const;
+  bool has_failed() const;
+};
+
+}  // namespace smarthost::queue
