@@ -196,6 +196,26 @@ asio::awaitable<std::optional<Step>> receive_data(Stream& s, Conn& c) {
 // Reads one BDAT chunk of exactly bdat_size() octets. nullopt when the connection failed mid-chunk.
 template <class Stream>
 asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
+  if (c.session.bdat_discard()) {
+    // A refused chunk: its octets are read and thrown away so the command stream stays in sync.
+    for (uint64_t left = c.session.bdat_size(); left > 0;) {
+      if (c.pending().empty() && !co_await read_more(s, c, kDataRead, c.ctx.options->data_timeout, true))
+        co_return std::nullopt;
+      size_t take = static_cast<size_t>(std::min<uint64_t>(left, c.pending().size()));
+      c.pos += take;
+      left -= take;
+    }
+    // The transaction can only end in a refusal now: its spool file goes.
+    c.bdat_writer.reset();
+    c.bdat_reader.reset();
+    co_return c.session.bdat_end(DataOutcome{});
+  }
+  // A first chunk (nothing received yet in this transaction) starts a new spool file, even if an earlier
+  // transaction ended by RSET left one behind.
+  if (c.bdat_reader && c.session.message_size() == 0) {
+    c.bdat_writer.reset();
+    c.bdat_reader.reset();
+  }
   if (!c.bdat_reader) {
     c.bdat_writer = open_spool(c);
     c.bdat_spool_failed = !c.bdat_writer;
