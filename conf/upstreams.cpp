@@ -124,10 +124,8 @@ std::optional<Upstream> read_upstream(const Node& table, const Place& place, boo
   auto kind_index = read_choice(provider->value, w, place, "provider", names);
   Upstream u;
   bool port_given = false;
-  if (kind_index) {
-    u.provider = provider_names()[*kind_index].second;
-    u.config = empty_config(u.provider);
-  }
+  if (kind_index) u.provider = provider_names()[*kind_index].second;
+  u.config = empty_config(u.provider);
   const Schema<Upstream>& config_schema = provider_config_schema(u.provider);
   reset_table(u, config_schema);
   reset_table(u.options, options_schema());
