@@ -58,6 +58,7 @@ struct Session::State {
   uint64_t bdat_size = 0;
   bool bdat_last = false;
   bool bdat_discard = false;
+  bool bdat_first = false;
   std::string bdat_error;  // the reply for a discarded chunk, sent by bdat_end()
 
   State(SessionSettings s, SessionPolicy& p, ClientInfo c)
@@ -80,6 +81,7 @@ struct Session::State {
     bdat_size = 0;
     bdat_last = false;
     bdat_discard = false;
+    bdat_first = false;
     bdat_error.clear();
   }
 
@@ -312,6 +314,7 @@ Step Session::State::bdat_command(const CommandLine& cmd) {
   bdat_size = args->size;
   bdat_last = args->last;
   bdat_discard = false;
+  bdat_first = false;
   if (!greeted) return refuse_bdat("503 5.5.1 Error: send HELO/EHLO first", args->last);
   if (!in_mail) return refuse_bdat("503 5.5.1 Error: need MAIL command", args->last);
   if (envelope.recipients.empty()) {
@@ -322,7 +325,8 @@ Step Session::State::bdat_command(const CommandLine& cmd) {
   if (bdat_failed) return refuse_bdat("503 5.5.1 Error: an earlier chunk was refused; send RSET", args->last);
   if (args->size > settings.max_message_size || message_size + args->size > settings.max_message_size)
     return refuse_bdat("552 5.3.4 Message size exceeds fixed limit", args->last);
-  if (body == Body::none) envelope.received_at = now();
+  bdat_first = body == Body::none;
+  if (bdat_first) envelope.received_at = now();
   body = Body::bdat;
   return Step{"", Next::read_bdat};
 }
@@ -536,6 +540,7 @@ const mail::Envelope& Session::envelope() const { return s_->envelope; }
 uint64_t Session::bdat_size() const { return s_->bdat_size; }
 bool Session::bdat_last() const { return s_->bdat_last; }
 bool Session::bdat_discard() const { return s_->bdat_discard; }
+bool Session::bdat_first() const { return s_->bdat_first; }
 uint64_t Session::message_size() const { return s_->message_size; }
 BareLineEnd Session::bare_lf() const { return s_->settings.bare_lf; }
 uint64_t Session::max_message_size() const { return s_->settings.max_message_size; }

@@ -130,6 +130,9 @@ class Session {
   // The pending BDAT chunk is refused (bad sequence, too big, an earlier chunk failed): read its bdat_size()
   // octets and throw them away, then call bdat_end() (its outcome is ignored), which sends the error reply.
   bool bdat_discard() const;
+  // The pending (accepted) BDAT chunk is the first of its message: start a new chunk-mode DataReader for it and
+  // keep that reader for the later chunks, so a CRLF split across chunks stays a CRLF.
+  bool bdat_first() const;
   // Message octets received so far in this transaction (earlier BDAT chunks), for DataReader's `already`.
   uint64_t message_size() const;
   // The Received: header (RFC 5321 4.4) for the message being received, ending in CRLF.
