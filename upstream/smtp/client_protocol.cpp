@@ -233,9 +233,9 @@ Step ClientProtocol::on_malformed_reply(std::string_view line) {
   return fail_with(stage_, r, classify_smtp(stage_, 0, "", r.text()));
 }
 
-void ClientProtocol::io_failed(std::string_view what) {
+void ClientProtocol::io_failed(std::string_view what, std::string_view enhanced) {
   if (state_ == State::closed) return;
-  Reply r = make_reply(451, "4.4.2", "smarthost: connection to upstream lost: " + std::string(what));
+  Reply r = make_reply(451, enhanced, "smarthost: " + std::string(what));
   Classification c = classify_smtp_io_failure(stage_);
   bool in_message = state_ == State::transaction || state_ == State::data_end;
   failure_ = SessionFailure{stage_, r, c};

@@ -100,7 +100,8 @@ class ClientProtocol {
   Step quit();
   // A read, write, TLS handshake or timeout failed: the session is over. Any message in progress ends with a
   // temporary failure for its recipients not yet answered for good.
-  void io_failed(std::string_view what);
+  // `what` says what happened ("connection lost: end of file", "certificate verification failed: ...").
+  void io_failed(std::string_view what, std::string_view enhanced = "4.4.2");
 
   // The stage of the exchange the session is at (for classify_smtp_io_failure and logs).
   SmtpStage stage() const { return stage_; }

@@ -391,7 +391,8 @@ TEST(ClientProtocol, ConnectionLostDuringDataKeepsFinalAnswers) {
   p.on_reply(reply("250 ok"));
   EXPECT_EQ(p.on_reply(reply("354 go")).next, Next::send_body);
   p.body_sent();
-  p.io_failed("end of file");
+  p.io_failed("connection lost: end of file");
+  EXPECT_EQ(p.failure()->reply.to_string(), "451 4.4.2 smarthost: connection lost: end of file");
   DeliveryResult r = p.take_result();
   EXPECT_EQ(r.recipients[0].outcome, Outcome::permanent);
   EXPECT_EQ(r.recipients[1].outcome, Outcome::temporary);

@@ -1,0 +1,159 @@
+// The SMTP transport (see the header): configuration into connection settings, a strand, the pool, batches.
+#include "upstream/smtp/smtp_transport.h"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <spdlog/spdlog.h>
+
+#include <charconv>
+#include <stdexcept>
+
+#include "upstream/smtp/connection_pool.h"
+#include "upstream/smtp/tls_context.h"
+
+namespace smarthost::upstream::smtp {
+
+namespace asio = boost::asio;
+
+namespace {
+
+// "host:port", "[v6]:port" or "host" (keeps `port`).
+void apply_endpoint(const std::string& endpoint, std::string& host, uint16_t& port) {
+  if (endpoint.empty()) return;
+  std::string_view e = endpoint;
+  std::string_view port_text;
+  if (e.starts_with('[')) {
+    size_t close = e.find(']');
+    host = std::string(e.substr(1, close - 1));
+    if (close + 1 < e.size() && e[close + 1] == ':') port_text = e.substr(close + 2);
+  } else if (size_t colon = e.rfind(':'); colon != std::string_view::npos && e.find(':') == colon) {
+    host = std::string(e.substr(0, colon));
+    port_text = e.substr(colon + 1);
+  } else {
+    host = endpoint;
+  }
+  uint16_t p = 0;
+  if (!port_text.empty() &&
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), p).ec == std::errc{} && p != 0) {
+    port = p;
+  }
+}
+
+DeliveryResult failed_result(const OutboundMessage& message, const SessionFailure& failure) {
+  DeliveryResult r;
+  r.outcome = failure.classification.outcome;
+  r.reply = failure.reply.to_string();
+  r.upstream_unhealthy = failure.classification.upstream_unhealthy;
+  r.throttled = failure.classification.throttled;
+  for (const auto& rcpt : message.envelope.recipients) r.recipients.push_back({rcpt.address, r.outcome, r.reply});
+  return r;
+}
+
+}  // namespace
+
+struct SmtpTransport::State {
+  std::string name;
+  asio::strand<asio::any_io_executor> strand;
+  std::shared_ptr<ConnectionPool> pool;
+
+  explicit State(asio::any_io_executor executor) : strand(asio::make_strand(std::move(executor))) {}
+
+  // Runs on the strand.
+  asio::awaitable<std::vector<DeliveryResult>> send_all(std::span<const OutboundMessage> batch) {
+    std::vector<DeliveryResult> results;
+    results.reserve(batch.size());
+    std::shared_ptr<SmtpConnection> connection;
+    for (const auto& message : batch) {
+      if (connection && !co_await connection->probe()) {
+        pool->release(std::move(connection));  // broken: the pool closes it, the next message gets a new one
+        connection.reset();
+      }
+      if (!connection) {
+        Lease lease = co_await pool->acquire();
+        if (!lease.connection) {
+          results.push_back(failed_result(message, *lease.failure));
+          spdlog::warn("smtp upstream={} qid={} no session: {}", name, message.queue_id, lease.failure->reply.to_string());
+          continue;
+        }
+        connection = std::move(lease.connection);
+      }
+      results.push_back(co_await connection->send(message));
+      if (!connection->usable()) {
+        pool->release(std::move(connection));
+        connection.reset();
+      }
+    }
+    if (connection) pool->release(std::move(connection));
+    co_return results;
+  }
+};
+
+SmtpTransport::SmtpTransport(const conf::Upstream& upstream, const conf::SecurityConfig& security,
+                             const conf::ConnectionPoolConfig& pool, const conf::AuthenticationConfig& authentication,
+                             std::string local_hostname, asio::any_io_executor executor, SmtpTransportHooks hooks)
+    : state_(std::make_shared<State>(std::move(executor))) {
+  const auto* smtp = std::get_if<conf::SmtpConfig>(&upstream.config);
+  if (!smtp) throw std::invalid_argument("SmtpTransport needs an smtp upstream: " + upstream.name);
+  state_->name = upstream.name;
+
+  auto settings = std::make_shared<ConnectionSettings>();
+  settings->upstream_name = upstream.name;
+  settings->host = smtp->host;
+  settings->port = smtp->port;
+  apply_endpoint(upstream.common.endpoint, settings->host, settings->port);
+  settings->implicit_tls = smtp->use_ssl;
+  settings->require_tls = smtp->use_tls && !smtp->use_ssl;
+  settings->verify_certificates = security.verify_certificates;
+  settings->timeout = smtp->timeout;
+  settings->connect_timeout = std::min<std::chrono::milliseconds>(pool.connection_timeout, smtp->timeout);
+  settings->debug_level = smtp->debug_level;
+  settings->local_hostname = smtp->local_hostname.empty() ? local_hostname : smtp->local_hostname;
+  settings->username = smtp->username;
+  settings->password = smtp->password;
+  settings->oauth2 = authentication.type == "oauth2";
+  settings->identity = SenderIdentity::from_config(upstream.common);
+  settings->return_path = smtp->return_path;
+
+  auto tls = make_client_tls_context(security);
+  std::shared_ptr<TokenSource> tokens = hooks.token_source;
+  if (!tokens && settings->oauth2) {
+    tokens = make_oauth_token_source(state_->strand, authentication, security, smtp->timeout, hooks.clock);
+  }
+
+  PoolLimits limits;
+  limits.max_connections = upstream.options.connection_pool_size.value_or(pool.max_connections);
+  limits.max_idle_connections = pool.max_idle_connections;
+  limits.idle_timeout = pool.idle_timeout;
+  limits.wait_timeout = std::max<std::chrono::milliseconds>(pool.connection_timeout, smtp->timeout * 2);
+  auto strand = state_->strand;
+  state_->pool = std::make_shared<ConnectionPool>(
+      strand, limits, [strand, tls, settings = std::shared_ptr<const ConnectionSettings>(settings), tokens] {
+        return std::make_shared<SmtpConnection>(strand, tls, settings, tokens);
+      });
+}
+
+SmtpTransport::~SmtpTransport() {
+  auto state = state_;
+  asio::dispatch(state->strand, [state] { state->pool->shutdown(); });
+}
+
+const std::string& SmtpTransport::name() const { return state_->name; }
+
+const PoolStats& SmtpTransport::pool_stats() const { return state_->pool->stats(); }
+
+asio::awaitable<DeliveryResult> SmtpTransport::deliver(const OutboundMessage& message) {
+  auto results = co_await deliver_batch(std::span<const OutboundMessage>(&message, 1));
+  co_return std::move(results.front());
+}
+
+asio::awaitable<std::vector<DeliveryResult>> SmtpTransport::deliver_batch(std::span<const OutboundMessage> batch) {
+  if (batch.empty()) co_return std::vector<DeliveryResult>{};
+  auto state = state_;
+  // The pool and its sessions live on the transport's strand; the caller's coroutine waits for the result.
+  co_return co_await asio::co_spawn(
+      state->strand, [state, batch]() { return state->send_all(batch); }, asio::use_awaitable);
+}
+
+}  // namespace smarthost::upstream::smtp

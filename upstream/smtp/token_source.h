@@ -1,0 +1,41 @@
+// OAuth2 access tokens for XOAUTH2: fetched from token_url with the refresh token, cached until shortly before
+// they expire, refreshed on demand when the server refuses one. The fetch runs libcurl on a worker thread so the
+// event loop never blocks; the HTTP client of upstream/http is not used (it did not exist when this was written).
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <chrono>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "conf/config.h"
+
+namespace smarthost::upstream::smtp {
+
+struct AccessToken {
+  std::string token;  // empty on failure
+  std::string error;  // why there is no token, e.g. "token endpoint answered 400: invalid_grant"
+};
+
+class TokenSource {
+ public:
+  virtual ~TokenSource() = default;
+  // A usable access token: the cached one while fresh, else a new one. `force_refresh` ignores the cache (the
+  // server refused the cached token). Never throws; concurrent callers share one fetch.
+  virtual boost::asio::awaitable<AccessToken> access_token(bool force_refresh) = 0;
+};
+
+using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+
+// The [authentication] type = "oauth2" source: POST token_url with grant_type=refresh_token, client_id,
+// client_secret, refresh_token (and scope when set), as application/x-www-form-urlencoded.
+// Must be used from one strand (the transport's).
+std::shared_ptr<TokenSource> make_oauth_token_source(boost::asio::any_io_executor executor,
+                                                     const conf::AuthenticationConfig& auth,
+                                                     const conf::SecurityConfig& security,
+                                                     std::chrono::milliseconds timeout, SteadyClock clock = {});
+
+}  // namespace smarthost::upstream::smtp
