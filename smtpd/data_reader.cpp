@@ -128,7 +128,19 @@ size_t DataReader::feed(std::string_view in, std::string& out) {
         const void* found_cr = std::memchr(p, '\r', static_cast<size_t>(lf - p));
         if (found_cr != nullptr) {
           const char* c = static_cast<const char*>(found_cr);
-          emit_text(out, std::string_view(p, static_cast<size_t>(c - p)));
+          const size_t length = static_cast<size_t>(c - p);
+          if (c + 1 < end && c[1] == '\n' && line_length_ + length <= kMaxLine && !too_big_ &&
+              size_ + length + 2 <= max_size_) {
+            // The common case: a whole line with its CRLF, no folding, under the cap: one append.
+            if (line_length_ + length == 0) in_headers_ = false;
+            out.append(p, length + 2);
+            size_ += length + 2;
+            line_length_ = 0;
+            state_ = line_start;
+            p = c + 2;
+            break;
+          }
+          emit_text(out, std::string_view(p, length));
           if (c + 1 < end && c[1] == '\n') {
             end_line(out, false);
             state_ = line_start;
