@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "smtpd/session.h"
@@ -169,6 +170,42 @@ TEST_P(CommandInState, RepliesWithTheExpectedCode) {
 }
 
 INSTANTIATE_TEST_SUITE_P(EveryCommandAndState, CommandInState, ::testing::ValuesIn(kTable));
+
+// Commands whose answer does not depend on the state, checked in every state (the full cross product).
+struct StatelessCommand {
+  const char* command;
+  const char* code;
+  const char* status;
+};
+const std::vector<StatelessCommand> kStateless = {
+    {"NOOP", "250", "2.0.0"},        {"NOOP anything", "250", "2.0.0"}, {"HELP", "214", "2.0.0"},
+    {"VRFY postmaster", "252", "2.5.0"}, {"EXPN staff", "502", "5.5.1"},   {"FROB", "500", "5.5.2"},
+    {"XCLIENT ADDR=1.2.3.4", "500", "5.5.2"}, {"", "500", "5.5.2"},     {"QUIT", "221", "2.0.0"},
+    {"RSET", "250", "2.0.0"},        {"EHLO again.test", "250", ""},    {"HELO again.test", "250", ""},
+};
+
+class StatelessInEveryState : public ::testing::TestWithParam<std::tuple<size_t, size_t>> {};
+
+TEST_P(StatelessInEveryState, SameAnswerEverywhere) {
+  const StateScript& state = kStates[std::get<0>(GetParam())];
+  const StatelessCommand& cmd = kStateless[std::get<1>(GetParam())];
+  FakePolicy policy;
+  policy.passwords["user"] = "secret";
+  Session session(test_settings(), policy, loopback_client());
+  Driver driver(session);
+  driver.greet();
+  for (const auto& write : state.writes) driver.input(write);
+  const size_t before = driver.replies.size();
+  driver.input(std::string(cmd.command) + "\r\n");
+  ASSERT_EQ(driver.replies.size(), before + 1) << state.name << " / " << cmd.command;
+  EXPECT_EQ(code_of(driver.replies.back()), cmd.code) << state.name << " / " << cmd.command;
+  EXPECT_EQ(status_of(driver.replies.back()), cmd.status) << state.name << " / " << cmd.command;
+  EXPECT_EQ(driver.closed, std::string(cmd.command) == "QUIT");
+}
+
+INSTANTIATE_TEST_SUITE_P(CrossProduct, StatelessInEveryState,
+                         ::testing::Combine(::testing::Range(size_t{0}, kStates.size()),
+                                            ::testing::Range(size_t{0}, kStateless.size())));
 
 // Every state reaches its expected shape (guards the table against a broken script).
 TEST(StateScripts, AllStatesAreReachableWithoutErrors) {
