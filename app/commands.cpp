@@ -18,6 +18,18 @@ const std::vector<Command>& commands() {
        "  --print   print the effective configuration, every default filled in, secrets as ***\n"
        "Exit status: 0 valid, 1 invalid.\n",
        run_check_config},
+      {"sendmail", "submit a message from standard input, as /usr/sbin/sendmail does",
+       "Usage: smarthost sendmail [-t] [-i] [-f sender] [-F name] [-bs] [recipient...]\n\n"
+       "Reads a message on standard input and submits it to the running relay (or, when it is not running,\n"
+       "straight into its queue). Also works as `sendmail` through a symlink.\n"
+       "  -t         take recipients from the To, Cc and Bcc headers (Bcc is removed)\n"
+       "  -i, -oi    a line with a single '.' does not end the message\n"
+       "  -f ADDR    envelope sender (default: your login name at this host)\n"
+       "  -F NAME    full name for the From header when the message has none\n"
+       "  -bs        speak SMTP on standard input and output\n"
+       "Ignored for compatibility: -odi, -odb, -oem, -oep, -v and similar.\n"
+       "Exit status: 0 accepted, 65 refused for good, 75 try again later.\n",
+       run_sendmail},
       {"version", "print the version", "Usage: smarthost version\n", run_version},
       {"help", "list the commands, or `help COMMAND` for one", "Usage: smarthost help [COMMAND]\n", nullptr},
   };

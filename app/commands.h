@@ -8,5 +8,6 @@ namespace smarthost::app {
 int run_serve(const Invocation&);
 int run_check_config(const Invocation&);
 int run_version(const Invocation&);
+int run_sendmail(const Invocation&);
 
 }  // namespace smarthost::app
