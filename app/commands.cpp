@@ -30,6 +30,12 @@ const std::vector<Command>& commands() {
        "Ignored for compatibility: -odi, -odb, -oem, -oep, -v and similar.\n"
        "Exit status: 0 accepted, 65 refused for good, 75 try again later.\n",
        run_sendmail},
+      {"passwd", "make a users-file line (user:hash) for SMTP AUTH",
+       "Usage: smarthost passwd USER\n\n"
+       "Reads a password (from the terminal without echo, or one line from standard input) and prints\n"
+       "\"USER:<yescrypt hash>\" for server.users_file. Optionally append \":sender1,sender2\" to tie the user\n"
+       "to the sender addresses (or \"@domain\") it may use.\n",
+       run_passwd},
       {"version", "print the version", "Usage: smarthost version\n", run_version},
       {"help", "list the commands, or `help COMMAND` for one", "Usage: smarthost help [COMMAND]\n", nullptr},
   };

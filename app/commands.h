@@ -9,5 +9,6 @@ int run_serve(const Invocation&);
 int run_check_config(const Invocation&);
 int run_version(const Invocation&);
 int run_sendmail(const Invocation&);
+int run_passwd(const Invocation&);
 
 }  // namespace smarthost::app

@@ -3,6 +3,7 @@
 #include "app/relay.h"
 
 #include <spdlog/spdlog.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/io_context.hpp>
@@ -212,8 +213,18 @@ void Relay::Parts::reload() {
   spdlog::info("SIGHUP: configuration reloaded (sha256={}); new sessions use it", config->sha256);
 }
 
+// Lifts the soft limit on open files to the hard limit: each SMTP session holds a socket and a spool file.
+void raise_file_limit() {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+    limit.rlim_cur = limit.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &limit);
+  }
+}
+
 int Relay::run() {
   auto& p = *parts_;
+  raise_file_limit();
   p.server->start();
   p.scheduler->start();
   for (const auto& line : banner()) spdlog::info("{}", line);

@@ -210,9 +210,9 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
     c.bdat_reader.reset();
     co_return c.session.bdat_end(DataOutcome{});
   }
-  // A first chunk (nothing received yet in this transaction) starts a new spool file, even if an earlier
+  // The first chunk of a message starts a new spool file, even if an earlier
   // transaction ended by RSET left one behind.
-  if (c.bdat_reader && c.session.message_size() == 0) {
+  if (c.bdat_reader && c.session.bdat_first()) {
     c.bdat_writer.reset();
     c.bdat_reader.reset();
   }
