@@ -1,0 +1,73 @@
+// Queue administration: list, show, retry, delete, flush, hold and release. The disk operations here are
+// shared by the running scheduler (for messages it is not delivering) and by the offline functions, which the
+// CLI runs against queue.dir when no server holds the spool. Nothing here delivers mail.
+#pragma once
+
+#include <chrono>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <system_error>
+#include <vector>
+
+#include "queue/spool_dir.h"
+#include "queue/stored_message.h"
+
+namespace smarthost::queue {
+
+// One line of `queue list`.
+struct QueueEntry {
+  QueueId id;
+  Folder folder = Folder::active;
+  std::chrono::seconds age{0};  // since the message was received
+  std::string sender;           // "" for the null sender
+  std::vector<mail::Recipient> recipients;  // with state and last reply each
+  uint32_t attempts = 0;
+  std::chrono::system_clock::time_point next_attempt{};
+  std::string last_error;
+  uint64_t size = 0;
+};
+
+// `queue show`: the entry, the whole envelope and the message's header block.
+struct MessageDetails {
+  QueueEntry entry;
+  mail::Envelope envelope;
+  std::string headers;
+  std::string content_path;
+};
+
+QueueEntry summarize(const StoredMessage& message, std::chrono::system_clock::time_point now);
+
+// Every message in active/, hold/ and failed/, oldest first within each folder.
+std::vector<QueueEntry> list_messages(const SpoolDir& dir, std::chrono::system_clock::time_point now,
+                                      std::error_code& error);
+std::optional<MessageDetails> show_message(const SpoolDir& dir, const QueueId& id,
+                                           std::chrono::system_clock::time_point now, std::error_code& error);
+
+// Durable disk operations on one message that nobody is delivering. Each updates `message` on success.
+// Retry: failed recipients become pending again, the message moves to active/ (from any folder) and is due now.
+std::error_code retry_on_disk(const SpoolDir& dir, StoredMessage& message, std::chrono::system_clock::time_point now);
+std::error_code hold_on_disk(const SpoolDir& dir, StoredMessage& message);
+// Release: back from hold/ to active/, due now. Refuses (invalid_argument) a message that is not held.
+std::error_code release_on_disk(const SpoolDir& dir, StoredMessage& message,
+                                std::chrono::system_clock::time_point now);
+std::error_code remove_on_disk(const SpoolDir& dir, const StoredMessage& message);
+
+// Offline administration of the spool at `spool_dir`. Each call takes the spool's lock for its duration and
+// fails with std::errc::resource_unavailable_try_again while a server holds it (use the admin API then).
+// An unknown id gives std::errc::no_such_file_or_directory, a malformed one std::errc::invalid_argument.
+namespace offline {
+std::vector<QueueEntry> list(const std::filesystem::path& spool_dir, std::error_code& error);
+std::optional<MessageDetails> show(const std::filesystem::path& spool_dir, const QueueId& id, std::error_code& error);
+std::error_code retry(const std::filesystem::path& spool_dir, const QueueId& id);
+// Every failed message back to active/, and every active message due now.
+std::error_code retry_all(const std::filesystem::path& spool_dir);
+std::error_code remove(const std::filesystem::path& spool_dir, const QueueId& id);
+std::error_code remove_failed(const std::filesystem::path& spool_dir);
+// Every active message due now (the next server start delivers them first thing).
+std::error_code flush(const std::filesystem::path& spool_dir);
+std::error_code hold(const std::filesystem::path& spool_dir, const QueueId& id);
+std::error_code release(const std::filesystem::path& spool_dir, const QueueId& id);
+}  // namespace offline
+
+}  // namespace smarthost::queue
