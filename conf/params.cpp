@@ -180,15 +180,15 @@ Schema<FileConfig> file_schema() {
   };
 }
 
-// The common keys and one provider's keys as keys of the Upstream (the provider's struct lives in the variant).
+// One provider's keys and the common keys as keys of the Upstream (the provider's struct lives in the variant).
 template <class P>
 Schema<Upstream> combined(const Schema<P>& own) {
   Schema<Upstream> out;
-  for (const auto& k : common_schema()) {
-    out.push_back(project<Upstream>(k, [](auto& u) -> auto& { return u.common; }));
-  }
   for (const auto& k : own) {
     out.push_back(project<Upstream>(k, [](auto& u) -> auto& { return std::get<P>(u.config); }));
+  }
+  for (const auto& k : common_schema()) {
+    out.push_back(project<Upstream>(k, [](auto& u) -> auto& { return u.common; }));
   }
   return out;
 }
