@@ -109,6 +109,7 @@ void check_upstream(const Upstream& u, const UpstreamPlace& at, Walk& w) {
 std::optional<Upstream> read_upstream(const Node& table, const Place& place, bool balanced, std::size_t index,
                                       bool top_level, Walk& w) {
   const UpstreamPlace at = places_for(place);
+  const std::size_t errors_before = w.errors.size();
   const Member* provider = table.find("provider");
   if (provider == nullptr) {
     std::vector<std::string_view> names;
@@ -165,7 +166,8 @@ std::optional<Upstream> read_upstream(const Node& table, const Place& place, boo
     smtp->port = 465;
   }
   if (u.name.empty()) u.name = std::string(to_string(u.provider)) + std::to_string(index);
-  check_upstream(u, at, w);
+  // A key that failed to read keeps its default; checking requirements then would only repeat that error.
+  if (w.errors.size() == errors_before) check_upstream(u, at, w);
   return u;
 }
 
