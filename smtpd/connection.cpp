@@ -190,7 +190,11 @@ asio::awaitable<std::optional<Step>> receive_data(Stream& s, Conn& c) {
     if (c.ctx.on_message) c.ctx.on_message(false);
     co_return step;
   }
-  co_return co_await commit_message(c, outcome.write_failed ? nullptr : std::move(writer));
+  // Named, not a conditional temporary: GCC 12 mis-destroys temporaries that live across co_await.
+  std::unique_ptr<queue::SpoolWriter> handoff;
+  if (!outcome.write_failed) handoff = std::move(writer);
+  Step committed = co_await commit_message(c, std::move(handoff));
+  co_return committed;
 }
 
 // Reads one BDAT chunk of exactly bdat_size() octets. nullopt when the connection failed mid-chunk.
@@ -247,7 +251,10 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
   Step step = c.session.bdat_end(outcome);
   if (step.next == Next::commit) {
     c.bdat_reader.reset();
-    co_return co_await commit_message(c, outcome.write_failed ? nullptr : std::move(c.bdat_writer));
+    std::unique_ptr<queue::SpoolWriter> handoff = std::move(c.bdat_writer);
+    if (outcome.write_failed) handoff.reset();
+    Step committed = co_await commit_message(c, std::move(handoff));
+    co_return committed;
   }
   if (last || step.next != Next::read_command) {
     // The transaction ended without a commit (refused): drop the spool file.
