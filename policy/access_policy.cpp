@@ -1,6 +1,7 @@
-// Access decisions for SMTP sessions, and the per-IP AUTH failure limit.
+// Access decisions for SMTP sessions, the per-client rates, the per-IP AUTH failure limit and the AUTH cache.
 #include "policy/access_policy.h"
 
+#include <openssl/evp.h>
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
@@ -24,6 +25,17 @@ bool domain_listed(const std::vector<std::string>& domains, std::string_view add
   return false;
 }
 
+// "user" NUL sha256(password): what the AUTH cache keeps instead of the password.
+std::string auth_cache_key(std::string_view user, std::string_view password) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(password.data(), password.size(), digest, &length, EVP_sha256(), nullptr);
+  std::string key(user);
+  key.push_back('\0');
+  key.append(reinterpret_cast<const char*>(digest), length);
+  return key;
+}
+
 }  // namespace
 
 AccessPolicy::AccessPolicy(AccessRules rules, std::shared_ptr<const Authenticator> auth, Clock clock)
@@ -31,7 +43,22 @@ AccessPolicy::AccessPolicy(AccessRules rules, std::shared_ptr<const Authenticato
       allowed_(rules_.allowed_ips),
       blocked_(rules_.blocked_ips),
       auth_(std::move(auth)),
-      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })) {}
+      clock_(clock ? std::move(clock) : Clock([] { return std::chrono::steady_clock::now(); })),
+      limits_(rules_.limits) {}
+
+void AccessPolicy::set_saturation_check(std::function<bool()> saturated) {
+  std::lock_guard lock(mutex_);
+  saturated_ = std::move(saturated);
+}
+
+bool AccessPolicy::upstreams_saturated() {
+  std::function<bool()> check;
+  {
+    std::lock_guard lock(mutex_);
+    check = saturated_;
+  }
+  return check && check();
+}
 
 bool AccessPolicy::client_allowed(const smtpd::ClientInfo& client) const {
   if (client.address == "unix") return true;  // protected by file permissions
@@ -72,6 +99,10 @@ smtpd::Verdict AccessPolicy::on_mail(const smtpd::SessionView& s, std::string_vi
       }
     }
   }
+  if (!limits_.take(ClientLimits::Kind::message, s.client.address, s.auth_user, clock_())) {
+    spdlog::warn("client={} user={} MAIL refused: over its messages-per-minute limit", s.client.address, s.auth_user);
+    return smtpd::Verdict::deny("450 4.7.1 Error: too many messages, slow down");
+  }
   return smtpd::Verdict::allow();
 }
 
@@ -86,36 +117,82 @@ bool AccessPolicy::has_routing_syntax(std::string_view address) {
 }
 
 smtpd::Verdict AccessPolicy::on_rcpt(const smtpd::SessionView& s, std::string_view, std::string_view forward_path) {
+  const std::string rcpt(forward_path);
   if (!may_relay(s)) {
-    spdlog::warn("client={} rcpt=<{}> relay denied", s.client.address, forward_path);
-    return smtpd::Verdict::deny("554 5.7.1 <" + std::string(forward_path) + ">: Relay access denied");
+    if (has_routing_syntax(forward_path)) {
+      spdlog::warn("client={} rcpt=<{}> relay denied: routing syntax (open-relay probe)", s.client.address, rcpt);
+    } else {
+      spdlog::warn("client={} rcpt=<{}> relay denied", s.client.address, rcpt);
+    }
+    return smtpd::Verdict::deny("554 5.7.1 <" + rcpt + ">: Relay access denied");
   }
-  if (!rules_.allowed_recipient_domains.empty() && !domain_listed(rules_.allowed_recipient_domains, forward_path)) {
-    return smtpd::Verdict::deny("554 5.7.1 <" + std::string(forward_path) + ">: Recipient domain not allowed");
+  if (!rules_.allowed_recipient_domains.empty()) {
+    // A %-hack, bang path or quoted '@' would carry the mail past the domain check to another domain.
+    if (has_routing_syntax(forward_path)) {
+      spdlog::warn("client={} rcpt=<{}> refused: routing syntax with allowed_recipient_domains", s.client.address, rcpt);
+      return smtpd::Verdict::deny("554 5.7.1 <" + rcpt + ">: Routing syntax in the address is not allowed");
+    }
+    if (!domain_listed(rules_.allowed_recipient_domains, forward_path))
+      return smtpd::Verdict::deny("554 5.7.1 <" + rcpt + ">: Recipient domain not allowed");
+  }
+  if (upstreams_saturated()) {
+    spdlog::warn("client={} rcpt=<{}> deferred: upstreams over their sending rate", s.client.address, rcpt);
+    return smtpd::Verdict::deny("451 4.7.0 <" + rcpt + ">: Upstream sending rate exceeded, try again later");
+  }
+  if (!limits_.take(ClientLimits::Kind::recipient, s.client.address, s.auth_user, clock_())) {
+    spdlog::warn("client={} user={} rcpt=<{}> deferred: over its recipients-per-minute limit", s.client.address,
+                 s.auth_user, rcpt);
+    return smtpd::Verdict::deny("450 4.7.1 <" + rcpt + ">: Too many recipients, slow down");
   }
   return smtpd::Verdict::allow();
 }
 
-smtpd::Verdict AccessPolicy::on_end_of_data(const smtpd::SessionView&, const mail::Envelope&) {
+smtpd::Verdict AccessPolicy::on_end_of_data(const smtpd::SessionView& s, const mail::Envelope&) {
+  if (upstreams_saturated()) {
+    spdlog::warn("client={} message deferred at end of data: upstreams over their sending rate", s.client.address);
+    return smtpd::Verdict::deny("451 4.7.0 Upstream sending rate exceeded, try again later");
+  }
   return smtpd::Verdict::allow();
 }
 
 bool AccessPolicy::authenticate(const smtpd::ClientInfo& client, std::string_view user, std::string_view password) {
   auto now = clock_();
+  const std::string key = auth_cache_key(user, password);
   {
     std::lock_guard lock(mutex_);
-    auto& times = failures_[client.address];
-    std::erase_if(times, [&](auto t) { return now - t > rules_.auth_failure_window; });
-    if (times.size() >= rules_.max_auth_failures) {
-      spdlog::warn("client={} AUTH refused: too many failures", client.address);
-      return false;
+    auto found = failures_.find(client.address);
+    if (found != failures_.end()) {
+      auto& times = found->second;
+      std::erase_if(times, [&](auto t) { return now - t > rules_.auth_failure_window; });
+      if (times.size() >= rules_.max_auth_failures) {
+        spdlog::warn("client={} AUTH refused: too many failures", client.address);
+        return false;
+      }
+      if (times.empty()) failures_.erase(found);
     }
-    if (times.empty()) failures_.erase(client.address);
+    auto cached = auth_cache_.find(key);
+    if (cached != auth_cache_.end()) {
+      if (cached->second > now) return true;
+      auth_cache_.erase(cached);
+    }
   }
+  // The slow part (yescrypt, tens of milliseconds) runs without the lock.
   bool ok = auth_ && auth_->check(user, password);
-  if (!ok) {
-    std::lock_guard lock(mutex_);
-    failures_[client.address].push_back(now);
+  std::lock_guard lock(mutex_);
+  if (ok) {
+    if (auth_cache_.size() >= kAuthCacheMax) {
+      std::erase_if(auth_cache_, [&](const auto& kv) { return kv.second <= now; });
+      if (auth_cache_.size() >= kAuthCacheMax) auth_cache_.clear();
+    }
+    auth_cache_[key] = now + kAuthCacheTtl;
+  } else {
+    if (failures_.size() >= kFailureIpsMax) {
+      for (auto it = failures_.begin(); it != failures_.end();) {
+        std::erase_if(it->second, [&](auto t) { return now - t > rules_.auth_failure_window; });
+        it = it->second.empty() ? failures_.erase(it) : std::next(it);
+      }
+    }
+    if (failures_.size() < kFailureIpsMax || failures_.count(client.address)) failures_[client.address].push_back(now);
     spdlog::warn("client={} AUTH failed", client.address);
   }
   return ok;

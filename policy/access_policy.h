@@ -1,6 +1,7 @@
-// Who may connect, send and relay: the SMTP server's policy hooks (smtpd::SessionPolicy).
+// Who may connect, send and relay, and how much: the SMTP server's policy hooks (smtpd::SessionPolicy).
 // Blocked IPs lose; an empty allow list means loopback only; relaying needs an allowed client (and AUTH when
-// require_auth) or an authenticated user. Cheap and synchronous, as the hooks must be.
+// require_auth) or an authenticated user; per-client message and recipient rates; 451 4.7.0 while the upstreams
+// are saturated. Cheap and synchronous, as the hooks must be (AUTH hashing aside, which a short cache softens).
 #pragma once
 
 #include <chrono>
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "policy/cidr.h"
+#include "policy/client_limits.h"
 #include "smtpd/session.h"
 
 namespace smarthost::policy {
@@ -33,6 +35,7 @@ struct AccessRules {
   std::vector<std::string> allowed_recipient_domains;  // empty = any
   uint32_t max_auth_failures = 5;                      // per IP within auth_failure_window
   std::chrono::seconds auth_failure_window{600};
+  ClientLimitSettings limits;                          // messages / recipients per minute per IP and per user
 };
 
 class AccessPolicy final : public smtpd::SessionPolicy {
@@ -50,16 +53,30 @@ class AccessPolicy final : public smtpd::SessionPolicy {
   // True when the address uses a form that routes mail elsewhere: %-hack, bang path, quoted '@', source route.
   static bool has_routing_syntax(std::string_view address);
 
+  // Asked at RCPT and at end of data: true while the upstreams cannot take more within their timeout
+  // (Router::saturated over the queue's size). New mail then gets "451 4.7.0". Must be cheap and thread-safe.
+  void set_saturation_check(std::function<bool()> saturated);
+
+  // A successful AUTH is remembered this long as (user, SHA-256 of the password), so a client that logs in on
+  // every connection does not pay the slow hash each time. Failures are never cached.
+  static constexpr std::chrono::seconds kAuthCacheTtl{60};
+  static constexpr size_t kAuthCacheMax = 10'000;
+  static constexpr size_t kFailureIpsMax = 100'000;
+
  private:
   bool client_allowed(const smtpd::ClientInfo& client) const;
   bool may_relay(const smtpd::SessionView& session) const;
+  bool upstreams_saturated();
 
   AccessRules rules_;
   CidrList allowed_, blocked_;
   std::shared_ptr<const Authenticator> auth_;
   Clock clock_;
-  std::mutex mutex_;  // guards failures_
+  std::mutex mutex_;  // guards failures_, auth_cache_, saturated_
   std::map<std::string, std::vector<std::chrono::steady_clock::time_point>> failures_;
+  std::map<std::string, std::chrono::steady_clock::time_point> auth_cache_;  // key -> expiry
+  std::function<bool()> saturated_;
+  ClientLimits limits_;
 };
 
 }  // namespace smarthost::policy

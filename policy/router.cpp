@@ -1,35 +1,373 @@
-// Failover and simple balancing across upstreams; per-recipient results are merged across attempts.
+// One attempt cycle per deliver(): pick an upstream (strategy order, open circuits and paused or unhealthy upstreams
+// skipped), wait for its send slot, deliver the recipients still open, merge their results, and move on with
+// what is left. The lock guards the per-upstream state and is never held across co_await.
 #include "policy/router.h"
 
 #include <spdlog/spdlog.h>
 
-namespace smarthost::policy {
+#include <algorithm>
+#include <exception>
+#include <mutex>
 
+#include "policy/balancer.h"
+
+namespace smarthost::policy {
+namespace {
+
+using upstream::DeliveryResult;
 using upstream::Outcome;
+using upstream::OutboundMessage;
+using upstream::RecipientResult;
+
+constexpr double kLatencyWeight = 0.3;  // of a new sample in the moving average
+
+struct Member {
+  Member(std::unique_ptr<upstream::Transport> t, UpstreamSettings s, const conf::FailoverPolicy& failover,
+         SteadyTime now)
+      : transport(std::move(t)),
+        settings(std::move(s)),
+        breaker(transport->name(), failover.circuit_breaker.failure_threshold, failover.circuit_breaker.recovery_timeout),
+        limiter(settings.options, now) {}
+
+  std::unique_ptr<upstream::Transport> transport;
+  UpstreamSettings settings;
+  CircuitBreaker breaker;
+  SendLimiter limiter;
+  uint32_t in_flight = 0;
+  uint32_t waiting = 0;
+  std::optional<double> latency_ms;
+  bool healthy = true;
+  uint64_t attempts = 0, delivered = 0, failed = 0;
+};
+
+// What one attempt says about the upstream's health.
+enum class Health { good, bad, neutral };
+
+Health health_of(const DeliveryResult& r) {
+  if (r.throttled) return Health::neutral;
+  if (r.outcome == Outcome::delivered || r.outcome == Outcome::permanent) return Health::good;
+  for (const auto& rr : r.recipients)
+    if (rr.outcome == Outcome::delivered || rr.outcome == Outcome::permanent) return Health::good;
+  return Health::bad;
+}
+
+std::string one_line(std::string_view text) {
+  std::string out(text.substr(0, 300));
+  std::replace_if(out.begin(), out.end(), [](char c) { return c == '\r' || c == '\n'; }, ' ');
+  return out;
+}
+
+}  // namespace
+
+struct Router::State {
+  State(RouterSettings s, const Clock& c) : settings(std::move(s)), clock(c) {}
+
+  RouterSettings settings;
+  const Clock& clock;
+  mutable std::mutex mutex;
+  std::vector<Member> members;
+  std::unique_ptr<Balancer> balancer;
+
+  bool usable(const Member& m, SteadyTime now) const { return m.healthy && m.breaker.would_allow(now); }
+
+  // The earliest time some healthy upstream could take a message (its pause, rate and circuit considered).
+  std::optional<SteadyTime> earliest_possible(SteadyTime now) const {
+    std::optional<SteadyTime> best;
+    for (const Member& m : members) {
+      if (!m.healthy) continue;
+      SteadyTime t = m.limiter.next_free(now);
+      if (m.breaker.state(now) == BreakerState::open) t = std::max(t, m.breaker.reopens_at());
+      if (!best || t < *best) best = t;
+    }
+    return best;
+  }
+
+  void record(size_t index, const DeliveryResult& r, SteadyTime started, SteadyTime now) {
+    Member& m = members[index];
+    --m.in_flight;
+    ++m.attempts;
+    switch (health_of(r)) {
+      case Health::good: {
+        m.breaker.record_success(now);
+        double sample = std::chrono::duration<double, std::milli>(now - started).count();
+        m.latency_ms = m.latency_ms ? *m.latency_ms * (1 - kLatencyWeight) + sample * kLatencyWeight : sample;
+        break;
+      }
+      case Health::bad: {
+        m.breaker.record_failure(now);
+        // A failure counts as a slow answer, so response_time turns away from it.
+        double penalty = std::chrono::duration<double, std::milli>(m.settings.options.timeout).count();
+        m.latency_ms = m.latency_ms ? *m.latency_ms * (1 - kLatencyWeight) + penalty * kLatencyWeight : penalty;
+        break;
+      }
+      case Health::neutral: m.breaker.record_neutral(); break;
+    }
+    if (r.outcome == Outcome::delivered) ++m.delivered;
+    if (r.outcome != Outcome::delivered && r.outcome != Outcome::permanent) ++m.failed;
+    m.limiter.on_result(r, now, clock.wall_now());
+  }
+};
 
 Router::Router(conf::Routing routing, std::vector<std::unique_ptr<upstream::Transport>> upstreams)
-    : routing_(routing), upstreams_(std::move(upstreams)) {}
+    : Router(RouterSettings{routing, {}, 0, std::chrono::seconds(60)}, std::move(upstreams), {}) {}
 
-boost::asio::awaitable<upstream::DeliveryResult> Router::deliver(const upstream::OutboundMessage& message) {
-  upstream::DeliveryResult last;
-  last.outcome = Outcome::temporary;
-  last.reply = "451 4.4.0 no upstream configured";
-  if (upstreams_.empty()) co_return last;
-  size_t start = 0;
-  bool balanced = routing_ != conf::Routing::single && routing_ != conf::Routing::failover;
-  if (balanced) start = next_++ % upstreams_.size();
-  for (size_t i = 0; i < upstreams_.size(); ++i) {
-    auto& t = *upstreams_[(start + i) % upstreams_.size()];
-    last = co_await t.deliver(message);
-    if (last.outcome == Outcome::delivered || last.outcome == Outcome::permanent) co_return last;
-    if (i + 1 < upstreams_.size()) {
-      spdlog::info("qid={} upstream={} {} ({}); trying the next upstream", message.queue_id, t.name(),
-                   upstream::to_string(last.outcome), last.reply);
+Router::Router(RouterSettings settings, std::vector<std::unique_ptr<upstream::Transport>> upstreams,
+               std::vector<UpstreamSettings> per_upstream, const Clock& clock)
+    : state_(std::make_unique<State>(std::move(settings), clock)) {
+  auto& s = *state_;
+  const SteadyTime now = clock.now();
+  s.members.reserve(upstreams.size());
+  for (size_t i = 0; i < upstreams.size(); ++i) {
+    UpstreamSettings u = i < per_upstream.size() ? per_upstream[i] : UpstreamSettings{};
+    s.members.emplace_back(std::move(upstreams[i]), std::move(u), s.settings.failover, now);
+  }
+  s.balancer = make_balancer(s.settings.routing, s.members.size(), s.settings.seed);
+  if (s.members.size() == 1) name_ = s.members.front().transport->name();
+}
+
+std::unique_ptr<Router> Router::from_config(const conf::Config& config,
+                                            std::vector<std::unique_ptr<upstream::Transport>> upstreams,
+                                            const Clock& clock) {
+  RouterSettings settings;
+  settings.routing = config.routing;
+  settings.failover = config.failover_policy;
+  std::vector<UpstreamSettings> per;
+  for (const auto& u : config.upstreams) per.push_back(UpstreamSettings{u.weight, u.options});
+  return std::make_unique<Router>(settings, std::move(upstreams), std::move(per), clock);
+}
+
+Router::~Router() = default;
+
+size_t Router::size() const { return state_->members.size(); }
+
+boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& message) {
+  State& s = *state_;
+  const auto& all = message.envelope.recipients;
+  const size_t n = s.members.size();
+
+  std::vector<RecipientResult> results;
+  for (const auto& r : all) results.push_back({r.address, Outcome::temporary, ""});
+  std::vector<bool> open(all.size(), true);
+  auto any_open = [&] { return std::find(open.begin(), open.end(), true) != open.end(); };
+
+  // ruled_out: not again in this cycle (refused us, throttled, rate-limited beyond the wait); tried: this round.
+  std::vector<bool> ruled_out(n, false), tried(n, false);
+  uint32_t attempts_left = s.settings.routing == conf::Routing::single ? 1 : 1 + s.settings.failover.max_retries;
+  bool attempted = false, throttled = false;
+  std::string last_reply, remote_id;
+
+  while (attempts_left > 0 && any_open() && n > 0) {
+    size_t pick = n;
+    SteadyTime slot{};
+    bool new_round = false;
+    {
+      std::lock_guard lock(s.mutex);
+      const SteadyTime now = s.clock.now();
+      std::vector<Candidate> candidates;
+      bool any_usable = false;
+      for (size_t i = 0; i < n; ++i) {
+        const Member& m = s.members[i];
+        if (ruled_out[i] || !s.usable(m, now)) continue;
+        any_usable = true;
+        if (!tried[i]) candidates.push_back(Candidate{i, m.settings.weight, m.in_flight, m.latency_ms});
+      }
+      if (!any_usable) break;
+      if (candidates.empty()) {
+        new_round = true;
+      } else {
+        for (size_t index : s.balancer->order(candidates)) {
+          Member& m = s.members[index];
+          if (!m.breaker.allow(now)) continue;
+          auto due = m.limiter.reserve(now, s.settings.longest_rate_wait);
+          if (!due) {
+            m.breaker.record_neutral();
+            ruled_out[index] = true;
+            spdlog::debug("qid={} upstream={} over its rate limit for longer than {}s; not this cycle",
+                          message.queue_id, m.transport->name(), s.settings.longest_rate_wait.count());
+            continue;
+          }
+          pick = index;
+          slot = *due;
+          if (slot > now) ++m.waiting;
+          break;
+        }
+      }
+    }
+    if (new_round) {
+      // Every usable upstream had its turn: wait retry_delay, then go round again with the attempts left.
+      co_await s.clock.sleep_until(s.clock.now() + s.settings.failover.retry_delay);
+      std::fill(tried.begin(), tried.end(), false);
+      continue;
+    }
+    if (pick == n) continue;  // every candidate was ruled out just now; the loop re-checks (and may stop)
+
+    Member& m = s.members[pick];
+    upstream::Transport& transport = *m.transport;
+    if (slot > s.clock.now()) {
+      co_await s.clock.sleep_until(slot);
+      std::lock_guard lock(s.mutex);
+      --m.waiting;
+    }
+    // A pause that began while this delivery waited for its slot still holds it back (within the longest wait).
+    for (int i = 0; i < 3; ++i) {
+      SteadyTime until;
+      {
+        std::lock_guard lock(s.mutex);
+        until = m.limiter.paused_until();
+      }
+      if (until <= s.clock.now() || until - s.clock.now() > s.settings.longest_rate_wait) break;
+      co_await s.clock.sleep_until(until);
+    }
+
+    OutboundMessage sub = message;
+    sub.envelope.recipients.clear();
+    for (size_t i = 0; i < all.size(); ++i)
+      if (open[i]) sub.envelope.recipients.push_back(all[i]);
+
+    SteadyTime started;
+    {
+      std::lock_guard lock(s.mutex);
+      ++m.in_flight;
+      started = s.clock.now();
+    }
+    DeliveryResult r;
+    try {
+      r = co_await transport.deliver(sub);
+    } catch (const std::exception& e) {
+      r.outcome = Outcome::temporary;
+      r.reply = std::string("451 4.3.0 local error in upstream ") + transport.name() + ": " + e.what();
+    }
+    {
+      std::lock_guard lock(s.mutex);
+      s.record(pick, r, started, s.clock.now());
+    }
+    attempted = true;
+    --attempts_left;
+    tried[pick] = true;
+    if (r.outcome == Outcome::upstream_refused || r.throttled) ruled_out[pick] = true;
+    throttled = throttled || r.throttled;
+    if (!r.remote_id.empty()) remote_id = r.remote_id;
+    last_reply = r.reply;
+
+    size_t moved_on = 0;
+    for (size_t i = 0, k = 0; i < all.size(); ++i) {
+      if (!open[i]) continue;
+      RecipientResult rr{all[i].address, r.outcome, r.reply};
+      if (k < r.recipients.size() && r.recipients[k].address == all[i].address) {
+        rr = r.recipients[k];
+      } else {
+        for (const auto& c : r.recipients)
+          if (c.address == all[i].address) rr = c;
+      }
+      ++k;
+      if (rr.reply.empty()) rr.reply = r.reply;
+      results[i] = rr;
+      if (rr.outcome == Outcome::delivered || rr.outcome == Outcome::permanent) {
+        open[i] = false;
+      } else {
+        ++moved_on;
+      }
+    }
+    if (moved_on > 0 && attempts_left > 0 && n > 1) {
+      spdlog::info("qid={} upstream={} {} for {} recipient(s) ({}); trying the next upstream", message.queue_id,
+                   transport.name(), upstream::to_string(r.outcome), moved_on, one_line(r.reply));
     }
   }
-  // Every upstream failed or refused: the message stays queued and is retried later.
-  if (last.outcome == Outcome::upstream_refused) last.outcome = Outcome::temporary;
-  co_return last;
+
+  DeliveryResult out;
+  bool any_delivered = false;
+  for (auto& rr : results) {
+    if (rr.outcome == Outcome::upstream_refused) rr.outcome = Outcome::temporary;  // another upstream may take it later
+    any_delivered = any_delivered || rr.outcome == Outcome::delivered;
+  }
+  if (any_open()) {
+    out.outcome = Outcome::temporary;
+  } else {
+    out.outcome = any_delivered ? Outcome::delivered : Outcome::permanent;
+  }
+  out.reply = last_reply;
+  out.remote_id = remote_id;
+  out.throttled = throttled;
+  if (any_open()) {
+    std::lock_guard lock(s.mutex);
+    const SteadyTime now = s.clock.now();
+    auto when = s.earliest_possible(now);
+    if (!attempted) {
+      out.reply = n == 0 ? "451 4.4.0 No upstream configured"
+                         : "451 4.4.1 No upstream available now (circuits open, paused or over their rate limits)";
+      for (auto& rr : results)
+        if (rr.reply.empty()) rr.reply = out.reply;
+    }
+    // Pauses (Retry-After), rate limits and open circuits tell the queue when to look at this message again.
+    if (when && *when > now)
+      out.retry_after = s.clock.wall_now() + std::chrono::duration_cast<WallTime::duration>(*when - now);
+  }
+  out.recipients = std::move(results);
+  co_return out;
+}
+
+bool Router::saturated(size_t queued) const {
+  State& s = *state_;
+  std::lock_guard lock(s.mutex);
+  const SteadyTime now = s.clock.now();
+  size_t busy = 0;
+  for (const auto& m : s.members) busy += m.waiting + m.in_flight;
+  size_t count = queued > busy ? queued - busy : 0;
+  if (count == 0) return false;
+  std::vector<const Member*> usable;
+  for (const auto& m : s.members)
+    if (s.usable(m, now)) usable.push_back(&m);
+  if (usable.empty()) return false;  // everything is down: store and forward, the queue keeps it
+
+  auto over = [&](const Member& m, size_t c) {
+    return !m.limiter.queue_on_limit() && m.limiter.limited() && m.limiter.backlog(now, c) > m.limiter.timeout();
+  };
+  if (s.settings.routing == conf::Routing::single || s.settings.routing == conf::Routing::failover) {
+    return over(*usable.front(), count);
+  }
+  // Balanced: saturated only when every member is limited, refuses to queue, and together they cannot send the
+  // backlog within the shortest timeout.
+  double rate = 0, tokens = 0;
+  auto timeout = std::chrono::seconds::max();
+  for (const Member* m : usable) {
+    if (m->limiter.queue_on_limit() || !m->limiter.limited()) return false;
+    rate += m->limiter.rate();
+    tokens += m->limiter.snapshot(now).tokens;
+    timeout = std::min(timeout, m->limiter.timeout());
+  }
+  double seconds = (static_cast<double>(count) - tokens) / rate;
+  return seconds > static_cast<double>(timeout.count());
+}
+
+void Router::set_healthy(size_t index, bool healthy) {
+  std::lock_guard lock(state_->mutex);
+  if (index >= state_->members.size()) return;
+  Member& m = state_->members[index];
+  if (m.healthy != healthy) {
+    spdlog::info("upstream={} {} rotation (health check)", m.transport->name(), healthy ? "back in" : "taken out of");
+  }
+  m.healthy = healthy;
+}
+
+std::vector<UpstreamSnapshot> Router::snapshot() const {
+  std::lock_guard lock(state_->mutex);
+  const SteadyTime now = state_->clock.now();
+  std::vector<UpstreamSnapshot> out;
+  for (const auto& m : state_->members) {
+    UpstreamSnapshot u;
+    u.name = m.transport->name();
+    u.breaker = m.breaker.snapshot(now);
+    u.limiter = m.limiter.snapshot(now);
+    u.in_flight = m.in_flight;
+    u.waiting = m.waiting;
+    u.latency_ms = m.latency_ms;
+    u.healthy = m.healthy;
+    u.attempts = m.attempts;
+    u.delivered = m.delivered;
+    u.failed = m.failed;
+    out.push_back(std::move(u));
+  }
+  return out;
 }
 
 }  // namespace smarthost::policy

@@ -1,29 +1,84 @@
-// Routes each message to an upstream: the primary first, then the fallbacks in order (failover), or across
-// balanced members. A Transport itself, so the scheduler sees one delivery interface.
-// A permanent refusal of the message stops here; a temporary failure or an upstream's own refusal moves on.
+// Routes each message to an upstream and is itself a Transport, so the scheduler sees one delivery interface.
+// Failover (primary, then fallbacks) or balancing (round_robin, weighted, least_connections, response_time);
+// per upstream a circuit breaker and a send limiter; per recipient the results of several attempts are merged.
+// It does not retry later (the queue does) and does not speak any protocol (the transports do).
 #pragma once
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "conf/config.h"
+#include "policy/circuit_breaker.h"
+#include "policy/clock.h"
+#include "policy/send_limiter.h"
 #include "upstream/transport.h"
 
 namespace smarthost::policy {
 
+struct RouterSettings {
+  conf::Routing routing = conf::Routing::single;
+  conf::FailoverPolicy failover;  // max_retries and retry_delay apply within one deliver(); breaker per upstream
+  uint64_t seed = 0;              // response_time exploration; 0 = from the system
+  // A delivery waits at most this long for its upstream's send slot. Beyond it the message moves on to another
+  // upstream, or stays queued (temporary, retry_after = when a slot frees up).
+  std::chrono::seconds longest_rate_wait{60};
+};
+
+// Per upstream, in the same order as the transports.
+struct UpstreamSettings {
+  uint32_t weight = 1;
+  conf::UpstreamOptions options;
+};
+
+// One upstream's state for metrics and `smarthost status`.
+struct UpstreamSnapshot {
+  std::string name;
+  BreakerSnapshot breaker;
+  LimiterSnapshot limiter;
+  uint32_t in_flight = 0;              // deliveries running
+  uint32_t waiting = 0;                // deliveries waiting for a send slot
+  std::optional<double> latency_ms;    // moving average
+  bool healthy = true;                 // as the health checks last said
+  uint64_t attempts = 0, delivered = 0, failed = 0;
+};
+
 class Router final : public upstream::Transport {
  public:
+  // Defaults for everything but the routing: no limits, default failover policy, the system clock.
   Router(conf::Routing routing, std::vector<std::unique_ptr<upstream::Transport>> upstreams);
+  // `per_upstream` is in transport order (missing entries take the defaults). The clock must outlive the router.
+  Router(RouterSettings settings, std::vector<std::unique_ptr<upstream::Transport>> upstreams,
+         std::vector<UpstreamSettings> per_upstream, const Clock& clock = system_clock());
+  // Settings from the configuration; `upstreams` are built from config.upstreams, in the same order.
+  static std::unique_ptr<Router> from_config(const conf::Config& config,
+                                             std::vector<std::unique_ptr<upstream::Transport>> upstreams,
+                                             const Clock& clock = system_clock());
+  ~Router() override;
+
+  // Never throws for remote failures. Tries upstreams until every recipient is delivered or permanently refused,
+  // or the attempts of this cycle (1 + failover.max_retries; 1 with single routing) run out. A permanent refusal
+  // of a recipient ends there; a temporary failure or an upstream's own refusal moves that recipient on. When no
+  // upstream can take the message now (circuits open, paused), it comes back temporary with retry_after set.
   boost::asio::awaitable<upstream::DeliveryResult> deliver(const upstream::OutboundMessage& message) override;
   const std::string& name() const override { return name_; }
-  size_t size() const { return upstreams_.size(); }
+  size_t size() const;
+
+  // True while new mail should get "451 4.7.0": the upstream(s) that would take it have queue_on_limit = false
+  // and cannot send `queued` more messages (the queue's size) within their options.timeout. Thread-safe, cheap.
+  bool saturated(size_t queued) const;
+  // Health checks take an upstream out of rotation (false) and back (true). Thread-safe.
+  void set_healthy(size_t index, bool healthy);
+  // Thread-safe.
+  std::vector<UpstreamSnapshot> snapshot() const;
 
  private:
-  conf::Routing routing_;
-  std::vector<std::unique_ptr<upstream::Transport>> upstreams_;
+  struct State;
+  std::unique_ptr<State> state_;
   std::string name_ = "router";
-  size_t next_ = 0;  // round-robin start for balanced routing
 };
 
 }  // namespace smarthost::policy
