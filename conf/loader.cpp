@@ -240,6 +240,11 @@ LoadResult load_file(const std::string& path, const LoadOptions& options) {
 }
 
 LoadResult load_string(std::string_view text, const std::string& name, const LoadOptions& options) {
+  if (text.size() > kMaxConfigBytes) {
+    LoadResult result;
+    result.errors.push_back(Diagnostic{name, 0, 0, "the configuration is larger than 4 MB"});
+    return result;
+  }
   return finish(parse_any(text, name), name, std::nullopt, options);
 }
 
