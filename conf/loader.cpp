@@ -4,6 +4,7 @@
 #include "conf/loader.h"
 
 #include <openssl/evp.h>
+#include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -161,9 +162,26 @@ std::string print_config(const Config& config, const PrintOptions& po) {
   return std::string(kPrintHeader) + out.text();
 }
 
+// Warns when `text` (the contents of `path`) holds one of `secrets` verbatim and group or others can read it.
+void warn_readable_secrets(const std::filesystem::path& path, std::string_view text,
+                           const std::vector<std::string>& secrets, std::vector<Diagnostic>& warnings) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0 || (st.st_mode & (S_IRGRP | S_IROTH)) == 0) return;
+  std::size_t first = std::string_view::npos;
+  for (const std::string& secret : secrets) first = std::min(first, text.find(secret));
+  if (first == std::string_view::npos) return;
+  const std::string_view before = text.substr(0, first);
+  const int line = 1 + static_cast<int>(std::count(before.begin(), before.end(), '\n'));
+  const std::size_t newline = before.rfind('\n');
+  const int column = static_cast<int>(first - (newline == std::string_view::npos ? 0 : newline + 1)) + 1;
+  warnings.push_back(Diagnostic{path.string(), line, column,
+                                "this file holds a secret and is readable by group or others; restrict it with "
+                                "chmod 600, or move the secret to ${VAR} or a KEY_file"});
+}
+
 // Everything after parsing: overlay (when `main_path` is set), ${VAR}, schema walk, checks, freeze.
 LoadResult finish(ParsedTree parsed, const std::string& name, const std::optional<std::filesystem::path>& main_path,
-                  const LoadOptions& options) {
+                  std::string_view main_text, const LoadOptions& options) {
   LoadResult result;
   if (!parsed.tree) {
     result.errors = std::move(parsed.errors);
@@ -175,6 +193,9 @@ LoadResult finish(ParsedTree parsed, const std::string& name, const std::optiona
   Walk w(base_dir);
   w.set_main_origin(Origin{root.origin.file, 1, 1});
   w.remember("", Origin{root.origin.file, 1, 1});
+
+  std::vector<std::pair<std::filesystem::path, std::string>> files;  // read from disk, for the secrets check
+  if (main_path) files.emplace_back(*main_path, std::string(main_text));
 
   const std::string environment = choose_environment(root, options, getenv, w);
   if (main_path && !environment.empty() && w.errors.empty()) {
@@ -190,6 +211,7 @@ LoadResult finish(ParsedTree parsed, const std::string& name, const std::optiona
         return result;
       }
       merge_overlay(root, std::move(*overlay.tree));
+      files.emplace_back(*overlay_path, std::move(overlay_text.text));
     }
   }
 
@@ -217,6 +239,7 @@ LoadResult finish(ParsedTree parsed, const std::string& name, const std::optiona
   }
   config->source_path = name;
   config->secrets = collect_secrets(*config);
+  for (const auto& [path, text] : files) warn_readable_secrets(path, text, config->secrets, result.warnings);
   config->sha256 = sha256_hex(print_config(*config, PrintOptions{}));
   result.config = std::move(config);
   return result;
@@ -236,7 +259,7 @@ LoadResult load_file(const std::string& path, const LoadOptions& options) {
     result.errors.push_back(*text.error);
     return result;
   }
-  return finish(parse_any(text.text, path), path, std::filesystem::path(path), options);
+  return finish(parse_any(text.text, path), path, std::filesystem::path(path), text.text, options);
 }
 
 LoadResult load_string(std::string_view text, const std::string& name, const LoadOptions& options) {
@@ -245,7 +268,7 @@ LoadResult load_string(std::string_view text, const std::string& name, const Loa
     result.errors.push_back(Diagnostic{name, 0, 0, "the configuration is larger than 4 MB"});
     return result;
   }
-  return finish(parse_any(text, name), name, std::nullopt, options);
+  return finish(parse_any(text, name), name, std::nullopt, text, options);
 }
 
 std::shared_ptr<const Config> embedded_default() {

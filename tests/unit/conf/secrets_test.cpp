@@ -120,6 +120,23 @@ TEST(ConfSecrets, FileKeyErrors) {
   }
 }
 
+TEST(ConfSecrets, ReadableConfigurationHoldingASecretWarns) {
+  TempDir dir;
+  auto path = secret_file(dir, "smarthost.toml", "provider = \"sendgrid\"\n[config]\napi_key = \"SG.inline\"\n", 0644);
+  LoadResult readable = load_file(path.string(), env());
+  ASSERT_TRUE(readable.ok()) << joined(readable.errors);
+  ASSERT_EQ(readable.warnings.size(), 1u);
+  EXPECT_EQ(readable.warnings[0].to_string(),
+            path.string() + ":3:12: this file holds a secret and is readable by group or others; restrict it with "
+                            "chmod 600, or move the secret to ${VAR} or a KEY_file");
+  ::chmod(path.c_str(), 0600);
+  EXPECT_TRUE(load_file(path.string(), env()).warnings.empty());
+
+  auto by_variable =
+      secret_file(dir, "env.toml", "provider = \"sendgrid\"\n[config]\napi_key = \"${KEY}\"\n", 0644);
+  EXPECT_TRUE(load_file(by_variable.string(), env({{"KEY", "SG.from-env"}})).warnings.empty());
+}
+
 TEST(ConfSecrets, OversizedValueFileIsRefused) {
   TempDir dir;
   auto path = secret_file(dir, "big", std::string(70 * 1024, 'x'), 0600);
