@@ -110,17 +110,13 @@ std::optional<Upstream> read_upstream(const Node& table, const Place& place, boo
                                       bool top_level, Walk& w) {
   const UpstreamPlace at = places_for(place);
   const std::size_t errors_before = w.errors.size();
-  const Member* provider = table.find("provider");
-  if (provider == nullptr) {
-    std::vector<std::string_view> names;
-    for (const auto& [n, k] : provider_names()) names.push_back(n);
-    w.error(table.origin, "missing 'provider' " + (place.path.empty() ? std::string("at the top level") :
-                                                                         "in " + place.display()) +
-                              " (" + one_of(names) + ")");
-    return std::nullopt;
-  }
   std::vector<std::string_view> names;
   for (const auto& [n, k] : provider_names()) names.push_back(n);
+  const Member* provider = table.find("provider");
+  if (provider == nullptr) {
+    w.error(table.origin, "missing " + place.describe_key("provider") + " (" + one_of(names) + ")");
+    return std::nullopt;
+  }
   w.remember(place.key_path("provider"), provider->key_origin);
   auto kind_index = read_choice(provider->value, w, place, "provider", names);
   Upstream u;
