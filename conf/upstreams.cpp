@@ -49,16 +49,19 @@ struct UpstreamPlace {
 
 UpstreamPlace places_for(const Place& place) { return {place, place.child("config"), place.child("options")}; }
 
-void require(bool present, std::string_view key, std::string_view provider, const UpstreamPlace& at, Walk& w) {
+void require_key(bool present, std::string_view key, std::string_view provider, const UpstreamPlace& at, Walk& w) {
   if (present) return;
   const Origin origin = w.seen(at.config.path) ? w.where(at.config.path) : w.where(at.place.key_path("provider"));
   w.error(origin,
           "missing " + at.config.describe_key(key) + ": the " + std::string(provider) + " provider needs it");
 }
 
-// Rules that tie keys of one upstream together.
-void check_upstream(const Upstream& u, const UpstreamPlace& at, Walk& w) {
-  const std::string_view provider = to_string(u.provider);
+// Rules that tie keys of one upstream together. Required keys are checked only when `check_required` (a key that
+// failed to read keeps its default, and "missing" would only repeat that error); conflicts are always checked.
+void check_upstream(const Upstream& u, const UpstreamPlace& at, bool check_required, Walk& w) {
+  auto require = [&](bool present, std::string_view key) {
+    if (check_required) require_key(present, key, to_string(u.provider), at, w);
+  };
   const std::string& endpoint = u.common.endpoint;
   if (!endpoint.empty()) {
     std::optional<std::string> why;
@@ -72,29 +75,29 @@ void check_upstream(const Upstream& u, const UpstreamPlace& at, Walk& w) {
     if (why) w.error(w.where(at.config.key_path("endpoint")), at.config.describe_key("endpoint") + ": " + *why);
   }
   if (const auto* smtp = std::get_if<SmtpConfig>(&u.config)) {
-    require(!smtp->host.empty() || !endpoint.empty(), "host", provider, at, w);
+    require(!smtp->host.empty() || !endpoint.empty(), "host");
     if (smtp->use_tls && smtp->use_ssl) {
       w.error(w.where(at.config.key_path("use_ssl")),
               at.config.describe_key("use_tls") + " and 'use_ssl' cannot both be true: use_ssl is implicit TLS " +
                   "(usually port 465), use_tls is STARTTLS (usually port 587)");
     }
-    if (!smtp->password.empty() && smtp->username.empty()) {
+    if (check_required && !smtp->password.empty() && smtp->username.empty()) {
       w.error(w.where(at.config.key_path("password")),
               at.config.describe_key("password") + " is set but 'username' is not");
     }
   } else if (const auto* mailgun = std::get_if<MailgunConfig>(&u.config)) {
-    require(!mailgun->api_key.empty(), "api_key", provider, at, w);
-    require(!mailgun->domain.empty(), "domain", provider, at, w);
+    require(!mailgun->api_key.empty(), "api_key");
+    require(!mailgun->domain.empty(), "domain");
   } else if (const auto* sendgrid = std::get_if<SendgridConfig>(&u.config)) {
-    require(!sendgrid->api_key.empty(), "api_key", provider, at, w);
+    require(!sendgrid->api_key.empty(), "api_key");
   } else if (const auto* postmark = std::get_if<PostmarkConfig>(&u.config)) {
-    require(!postmark->server_token.empty(), "server_token", provider, at, w);
+    require(!postmark->server_token.empty(), "server_token");
   } else if (const auto* ses = std::get_if<SesConfig>(&u.config)) {
-    require(!ses->region.empty(), "region", provider, at, w);
-    require(!ses->aws_access_key_id.empty(), "aws_access_key_id", provider, at, w);
-    require(!ses->aws_secret_access_key.empty(), "aws_secret_access_key", provider, at, w);
+    require(!ses->region.empty(), "region");
+    require(!ses->aws_access_key_id.empty(), "aws_access_key_id");
+    require(!ses->aws_secret_access_key.empty(), "aws_secret_access_key");
   } else if (const auto* file = std::get_if<FileConfig>(&u.config)) {
-    require(!file->dir.empty(), "dir", provider, at, w);
+    require(!file->dir.empty(), "dir");
   }
   const UpstreamOptions& o = u.options;
   if (o.min_rate_limit && o.max_rate_limit && *o.min_rate_limit > *o.max_rate_limit) {
@@ -162,8 +165,7 @@ std::optional<Upstream> read_upstream(const Node& table, const Place& place, boo
     smtp->port = 465;
   }
   if (u.name.empty()) u.name = std::string(to_string(u.provider)) + std::to_string(index);
-  // A key that failed to read keeps its default; checking requirements then would only repeat that error.
-  if (w.errors.size() == errors_before) check_upstream(u, at, w);
+  check_upstream(u, at, w.errors.size() == errors_before, w);
   return u;
 }
 
