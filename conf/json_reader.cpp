@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <string>
 #include <system_error>
+#include <unordered_set>
 
 #include "conf/readers.h"
 
@@ -153,6 +154,7 @@ class JsonReader {
 
   void object(Node& node, int depth) {
     advance();  // {
+    std::unordered_set<std::string> keys;  // duplicate detection stays linear on large objects
     while (!failed_) {
       skip_space();
       if (failed_) return;
@@ -169,7 +171,7 @@ class JsonReader {
       m.key_origin = here();
       m.key = string();
       if (failed_) return;
-      if (node.find(m.key) != nullptr) {
+      if (!keys.insert(m.key).second) {
         failed_ = true;
         error_ = Diagnostic{*file_, m.key_origin.line, m.key_origin.column, "duplicate key '" + m.key + "'"};
         return;
