@@ -73,7 +73,7 @@ std::string enhanced_status(std::string_view reply) {
   std::string_view code = rest.substr(0, end);
   if (code.size() < 5 || (code[0] != '2' && code[0] != '4' && code[0] != '5') || code[1] != '.') return {};
   int dots = 0;
-  size_t field = 0;
+  size_t field = 1;  // the class digit
   for (size_t i = 1; i < code.size(); ++i) {
     if (code[i] == '.') {
       if (field == 0) return {};

@@ -1,0 +1,297 @@
+// The file-system spool: durable commits survive a re-open, recovery cleans up, concurrent commits share their
+// syncs, and storage errors come back from commit() without touching what is already queued.
+#include <sys/mount.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <mutex>
+#include <condition_variable>
+
+#include "queue/queue_id.h"
+#include "queue/spool_record.h"
+#include "queue_test_support.h"
+#include "tests/support/temp_dir.h"
+
+namespace smarthost::queue {
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using test::commit;
+using test::envelope;
+using test::sample_message;
+
+size_t count_files(const fs::path& dir) {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++count;
+  return count;
+}
+
+std::unique_ptr<FsSpool> open_spool(const fs::path& root, FsSpoolOptions options = {}) {
+  std::error_code error;
+  auto spool = FsSpool::open(root, std::move(options), error);
+  EXPECT_TRUE(spool) << error.message();
+  return spool;
+}
+
+TEST(FsSpool, CommittedMessageIsFoundAfterReopen) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  auto env = envelope("alice@example.org", {"bob@example.net", "carol@example.net"});
+  env.auth_user = "alice";
+  env.body = mail::BodyType::eight_bit_mime;
+  QueueId id;
+  {
+    auto spool = open_spool(dir.path());
+    CommitResult result = commit(io, *spool, env, sample_message());
+    ASSERT_FALSE(result.error) << result.error.message();
+    id = result.id;
+    EXPECT_TRUE(is_queue_id(id));
+    EXPECT_EQ(count_files(dir.path() / "tmp"), 0u);
+  }
+  auto spool = open_spool(dir.path());
+  std::error_code error;
+  auto message = spool->dir().load(Folder::active, id, error);
+  ASSERT_TRUE(message) << error.message();
+  EXPECT_EQ(message->envelope.mail_from, "alice@example.org");
+  ASSERT_EQ(message->envelope.recipients.size(), 2u);
+  EXPECT_EQ(message->envelope.recipients[1].address, "carol@example.net");
+  EXPECT_EQ(message->envelope.auth_user, "alice");
+  EXPECT_EQ(message->envelope.client_helo, "client.example");
+  EXPECT_EQ(message->envelope.body, mail::BodyType::eight_bit_mime);
+  EXPECT_NE(message->envelope.received_at, std::chrono::system_clock::time_point{});
+  EXPECT_EQ(message->size, sample_message().size());
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), sample_message());
+}
+
+TEST(FsSpool, StreamsLargeMessagesThroughItsBuffer) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  FsSpoolOptions options;
+  options.write_buffer = 4096;
+  auto spool = open_spool(dir.path(), options);
+  std::error_code error;
+  auto writer = spool->begin(error);
+  ASSERT_TRUE(writer);
+  std::string expected;
+  for (int i = 0; i < 3000; ++i) {
+    std::string line = "line " + std::to_string(i) + std::string(i % 97, 'x') + "\r\n";
+    writer->append(line);
+    expected += line;
+  }
+  writer->append(std::string(10000, 'y'));  // larger than the buffer: written straight through
+  expected += std::string(10000, 'y');
+  EXPECT_EQ(writer->size(), expected.size());
+  // The bytes are on their way to the file before commit: the writer keeps at most its buffer.
+  EXPECT_GE(fs::file_size(dir.path() / "tmp" / writer->id()), expected.size() - 4096 + kRecordBlock);
+
+  std::optional<CommitResult> result;
+  const auto env = envelope("a@x.org", {"b@y.org"});
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { result = co_await writer->commit(env); }, asio::detached);
+  ASSERT_TRUE(test::run_until(io, [&] { return result.has_value(); }));
+  ASSERT_FALSE(result->error);
+  auto message = spool->dir().load(Folder::active, result->id, error);
+  ASSERT_TRUE(message);
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), expected);
+}
+
+TEST(FsSpool, ThousandsOfRecipientsMoveTheContentBehindABiggerRecord) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  auto spool = open_spool(dir.path());
+  std::vector<std::string> recipients;
+  for (int i = 0; i < 400; ++i) recipients.push_back("user" + std::to_string(i) + "@example.net");
+  CommitResult result = commit(io, *spool, envelope("a@example.org", recipients), sample_message());
+  ASSERT_FALSE(result.error);
+  std::error_code error;
+  auto message = spool->dir().load(Folder::active, result.id, error);
+  ASSERT_TRUE(message);
+  EXPECT_GT(message->content_offset, kRecordBlock);
+  EXPECT_EQ(message->envelope.recipients.size(), 400u);
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), sample_message());
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 0u);
+}
+
+TEST(FsSpool, AbandonedWriterLeavesNothing) {
+  smarthost::test::TempDir dir;
+  auto spool = open_spool(dir.path());
+  std::error_code error;
+  {
+    auto writer = spool->begin(error);
+    writer->append("Subject: never committed\r\n\r\n");
+    EXPECT_EQ(count_files(dir.path() / "tmp"), 1u);
+  }
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 0u);
+  EXPECT_EQ(count_files(dir.path() / "active"), 0u);
+}
+
+TEST(FsSpool, RecoveryRemovesHalfWrittenFilesAndReattachesStates) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  QueueId id;
+  {
+    auto spool = open_spool(dir.path());
+    id = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message()).id;
+    // A move to hold/ interrupted after the message went and before its state followed.
+    std::error_code error;
+    auto message = spool->dir().load(Folder::active, id, error);
+    ASSERT_TRUE(message);
+    message->attempts = 2;
+    auto change = spool->dir().state_change(*message, error);
+    ASSERT_FALSE(spool->dir().apply(change));
+    fs::rename(dir.path() / "active" / id, dir.path() / "hold" / id);
+    // An orphaned state, and a crash in the middle of writing two messages.
+    dir.write("failed/0000000000000.state", "smarthost-state 1\nend\n");
+    dir.write("tmp/0000000000001", "smarthost-spool 1 4096\nid 0000");
+    dir.write("tmp/0000000000002.state.1.1", "smarthost-state 1\natt");
+  }
+  auto spool = open_spool(dir.path());
+  EXPECT_EQ(spool->recovery().removed_temporary, 2u);
+  EXPECT_EQ(spool->recovery().reattached_states, 1u);
+  EXPECT_EQ(spool->recovery().removed_orphans, 1u);
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 0u);
+  EXPECT_FALSE(fs::exists(dir.path() / "failed" / "0000000000000.state"));
+  std::error_code error;
+  auto held = spool->dir().load(Folder::hold, id, error);
+  ASSERT_TRUE(held) << error.message();
+  EXPECT_EQ(held->attempts, 2u);
+}
+
+TEST(FsSpool, SecondOpenIsRefusedWhileTheFirstHoldsTheLock) {
+  smarthost::test::TempDir dir;
+  auto first = open_spool(dir.path());
+  std::error_code error;
+  auto second = FsSpool::open(dir.path(), {}, error);
+  EXPECT_FALSE(second);
+  EXPECT_EQ(error, std::errc::resource_unavailable_try_again);
+}
+
+TEST(FsSpool, ConcurrentCommitsShareTheirSyncs) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  constexpr int kMessages = 20;
+  std::mutex mutex;
+  std::condition_variable changed;
+  int writes = 0;
+  int data_syncs = 0, directory_syncs = 0;
+  bool first_sync = true;
+  FsSpoolOptions options;
+  options.hooks.fault = [&](SpoolStep step) -> std::error_code {
+    std::unique_lock lock(mutex);
+    if (step == SpoolStep::write) {
+      ++writes;
+      changed.notify_all();
+    }
+    // Hold the first group's sync until every session has handed its message over (two writes each: content
+    // and record), the way a slow disk would: they must then all share the next round.
+    if (step == SpoolStep::sync && std::exchange(first_sync, false)) {
+      changed.wait_for(lock, std::chrono::seconds(5), [&] { return writes >= 2 * kMessages; });
+    }
+    return {};
+  };
+  options.hooks.on_sync = [&](SyncKind kind) {
+    std::lock_guard lock(mutex);
+    (kind == SyncKind::directory ? directory_syncs : data_syncs)++;
+  };
+  auto spool = open_spool(dir.path(), std::move(options));
+  {
+    std::lock_guard lock(mutex);
+    data_syncs = directory_syncs = 0;  // opening synced the new folders
+  }
+
+  std::vector<std::unique_ptr<SpoolWriter>> writers;
+  std::vector<std::optional<CommitResult>> results(kMessages);
+  for (int i = 0; i < kMessages; ++i) {
+    std::error_code error;
+    writers.push_back(spool->begin(error));
+    writers.back()->append(sample_message("message " + std::to_string(i)));
+  }
+  const auto env = envelope("a@x.org", {"b@y.org"});
+  for (int i = 0; i < kMessages; ++i) {
+    asio::co_spawn(
+        io, [&, i]() -> asio::awaitable<void> { results[i] = co_await writers[i]->commit(env); }, asio::detached);
+  }
+  ASSERT_TRUE(test::run_until(io, [&] {
+    return std::all_of(results.begin(), results.end(), [](const auto& r) { return r.has_value(); });
+  }));
+  for (const auto& result : results) EXPECT_FALSE(result->error);
+  EXPECT_EQ(count_files(dir.path() / "active"), static_cast<size_t>(kMessages));
+  uint64_t groups = spool->group_commit().groups();
+  EXPECT_LE(groups, 2u);
+  std::lock_guard lock(mutex);
+  // One folder fsync per group instead of one per message; one syncfs per group, or fdatasync per file for a
+  // group of one or two, so at most three data syncs instead of twenty.
+  EXPECT_EQ(static_cast<uint64_t>(directory_syncs), groups);
+  EXPECT_LE(data_syncs, 3);
+  EXPECT_GE(data_syncs, 1);
+}
+
+TEST(FsSpool, DiskFullIsReportedByCommitAndQueuedMailIsUntouched) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  std::atomic<SpoolStep> failing_step{SpoolStep::create};
+  std::atomic<bool> failing{false};
+  FsSpoolOptions options;
+  options.hooks.fault = [&](SpoolStep step) -> std::error_code {
+    if (failing && step == failing_step) return std::make_error_code(std::errc::no_space_on_device);
+    return {};
+  };
+  auto spool = open_spool(dir.path(), std::move(options));
+  CommitResult kept = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message());
+  ASSERT_FALSE(kept.error);
+
+  for (SpoolStep step : {SpoolStep::write, SpoolStep::sync, SpoolStep::rename, SpoolStep::sync_directory}) {
+    failing_step = step;
+    failing = true;
+    CommitResult full = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message());
+    failing = false;
+    EXPECT_EQ(full.error, std::errc::no_space_on_device) << "step " << static_cast<int>(step);
+    EXPECT_TRUE(full.id.empty());
+    EXPECT_EQ(count_files(dir.path() / "active"), 1u) << "step " << static_cast<int>(step);
+    EXPECT_EQ(count_files(dir.path() / "tmp"), 0u) << "step " << static_cast<int>(step);
+  }
+  failing_step = SpoolStep::create;
+  failing = true;
+  std::error_code error;
+  EXPECT_FALSE(spool->begin(error));
+  EXPECT_EQ(error, std::errc::no_space_on_device);
+  failing = false;
+
+  std::error_code load_error;
+  auto message = spool->dir().load(Folder::active, kept.id, load_error);
+  ASSERT_TRUE(message);
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), sample_message());
+}
+
+TEST(FsSpool, RealDiskFullOnASmallTmpfs) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to mount a tmpfs";
+  smarthost::test::TempDir dir;
+  fs::path mount_point = dir.path() / "small";
+  fs::create_directories(mount_point);
+  if (::mount("tmpfs", mount_point.c_str(), "tmpfs", 0, "size=1m") != 0) {
+    GTEST_SKIP() << "cannot mount a tmpfs here: " << std::strerror(errno);
+  }
+  struct Unmount {
+    fs::path path;
+    ~Unmount() { ::umount2(path.c_str(), MNT_DETACH); }
+  } unmount{mount_point};
+  asio::io_context io;
+  {
+    auto spool = open_spool(mount_point);
+    ASSERT_TRUE(spool);
+    CommitResult kept = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message());
+    ASSERT_FALSE(kept.error);
+    CommitResult full =
+        commit(io, *spool, envelope("a@example.org", {"b@example.net"}), std::string(2 * 1024 * 1024, 'x'));
+    EXPECT_EQ(full.error, std::errc::no_space_on_device);
+    EXPECT_EQ(count_files(mount_point / "active"), 1u);
+    EXPECT_EQ(count_files(mount_point / "tmp"), 0u);
+    // Space is back once the failed message is gone: the next one goes through.
+    EXPECT_FALSE(commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message()).error);
+  }
+}
+
+}  // namespace
+}  // namespace smarthost::queue

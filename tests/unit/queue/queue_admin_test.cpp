@@ -1,0 +1,149 @@
+// Offline queue administration against a spool directory no server holds: list, show, hold, release, retry,
+// flush, remove; and refusal while a server holds the spool.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "queue/queue_admin.h"
+#include "queue_test_support.h"
+#include "tests/support/temp_dir.h"
+
+namespace smarthost::queue {
+namespace {
+
+namespace fs = std::filesystem;
+namespace asio = boost::asio;
+using std::chrono::system_clock;
+
+class OfflineAdminTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::error_code error;
+    auto spool = FsSpool::open(dir.path(), {}, error);
+    ASSERT_TRUE(spool) << error.message();
+    asio::io_context io;
+    auto received = system_clock::now() - std::chrono::minutes(10);
+    first = test::commit(io, *spool, test::envelope("alice@example.org", {"b@example.net"}), test::sample_message("one"),
+                         received).id;
+    second = test::commit(io, *spool, test::envelope("", {"c@example.net", "d@example.net"}),
+                          test::sample_message("two"), received).id;
+    // A failed message, as the scheduler leaves it with bounces off.
+    auto message = spool->dir().load(Folder::active, second, error);
+    ASSERT_TRUE(message);
+    message->envelope.recipients[0].state = mail::RecipientState::failed;
+    message->envelope.recipients[0].last_reply = "550 5.1.1 unknown";
+    message->envelope.recipients[1].state = mail::RecipientState::delivered;
+    message->attempts = 1;
+    auto change = spool->dir().move_change(*message, Folder::failed, error);
+    ASSERT_FALSE(error);
+    ASSERT_FALSE(spool->dir().apply(change));
+  }
+
+  std::optional<StoredMessage> load(Folder folder, const QueueId& id) {
+    std::error_code error;
+    return SpoolDir(dir.path()).load(folder, id, error);
+  }
+
+  smarthost::test::TempDir dir;
+  QueueId first, second;
+};
+
+TEST_F(OfflineAdminTest, ListsEveryFolder) {
+  std::error_code error;
+  auto entries = offline::list(dir.path(), error);
+  ASSERT_FALSE(error) << error.message();
+  ASSERT_EQ(entries.size(), 2u);
+  EXPECT_EQ(entries[0].id, first);
+  EXPECT_EQ(entries[0].folder, Folder::active);
+  EXPECT_EQ(entries[0].sender, "alice@example.org");
+  EXPECT_GE(entries[0].age, std::chrono::minutes(10));
+  EXPECT_EQ(entries[0].size, test::sample_message("one").size());
+  EXPECT_EQ(entries[1].id, second);
+  EXPECT_EQ(entries[1].folder, Folder::failed);
+  EXPECT_EQ(entries[1].sender, "");
+  EXPECT_EQ(entries[1].attempts, 1u);
+  ASSERT_EQ(entries[1].recipients.size(), 2u);
+  EXPECT_EQ(entries[1].recipients[0].last_reply, "550 5.1.1 unknown");
+}
+
+TEST_F(OfflineAdminTest, ShowsEnvelopeAndHeaders) {
+  std::error_code error;
+  auto details = offline::show(dir.path(), first, error);
+  ASSERT_TRUE(details) << error.message();
+  EXPECT_EQ(details->envelope.client_helo, "client.example");
+  EXPECT_NE(details->headers.find("Subject: one\r\n"), std::string::npos);
+  EXPECT_EQ(details->headers.find("Body line"), std::string::npos);
+  EXPECT_FALSE(offline::show(dir.path(), "0000000000000", error));
+  EXPECT_EQ(error, std::errc::no_such_file_or_directory);
+  EXPECT_FALSE(offline::show(dir.path(), "../active/x", error));
+  EXPECT_EQ(error, std::errc::invalid_argument);
+}
+
+TEST_F(OfflineAdminTest, HoldAndRelease) {
+  EXPECT_EQ(offline::release(dir.path(), first), std::errc::invalid_argument);  // not held
+  EXPECT_FALSE(offline::hold(dir.path(), first));
+  EXPECT_TRUE(load(Folder::hold, first));
+  EXPECT_FALSE(load(Folder::active, first));
+  EXPECT_FALSE(offline::release(dir.path(), first));
+  auto released = load(Folder::active, first);
+  ASSERT_TRUE(released);
+  EXPECT_LE(released->next_attempt, system_clock::now());
+  EXPECT_FALSE(fs::exists(dir.path() / "hold" / (first + ".state")));
+}
+
+TEST_F(OfflineAdminTest, RetryBringsAFailedMessageBack) {
+  EXPECT_FALSE(offline::retry(dir.path(), second));
+  auto retried = load(Folder::active, second);
+  ASSERT_TRUE(retried);
+  EXPECT_EQ(retried->envelope.recipients[0].state, mail::RecipientState::pending);
+  EXPECT_EQ(retried->envelope.recipients[1].state, mail::RecipientState::delivered);  // not sent twice
+  EXPECT_FALSE(load(Folder::failed, second));
+}
+
+TEST_F(OfflineAdminTest, RetryAllAndFlushMakeEverythingDue) {
+  // Push the first message's next attempt into the future, as a deferral would.
+  SpoolDir spool_dir(dir.path());
+  auto message = load(Folder::active, first);
+  message->next_attempt = system_clock::now() + std::chrono::hours(1);
+  std::error_code error;
+  auto change = spool_dir.state_change(*message, error);
+  ASSERT_FALSE(spool_dir.apply(change));
+  EXPECT_GT(load(Folder::active, first)->next_attempt, system_clock::now());
+
+  EXPECT_FALSE(offline::flush(dir.path()));
+  EXPECT_LE(load(Folder::active, first)->next_attempt, system_clock::now());
+  EXPECT_TRUE(load(Folder::failed, second));
+  EXPECT_FALSE(offline::retry_all(dir.path()));
+  EXPECT_TRUE(load(Folder::active, second));
+}
+
+TEST_F(OfflineAdminTest, RemoveOneAndAllFailed) {
+  EXPECT_FALSE(offline::remove_failed(dir.path()));
+  EXPECT_FALSE(load(Folder::failed, second));
+  EXPECT_FALSE(fs::exists(dir.path() / "failed" / (second + ".state")));
+  EXPECT_TRUE(load(Folder::active, first));
+  EXPECT_FALSE(offline::remove(dir.path(), first));
+  std::error_code error;
+  EXPECT_TRUE(offline::list(dir.path(), error).empty());
+  EXPECT_EQ(offline::remove(dir.path(), first), std::errc::no_such_file_or_directory);
+}
+
+TEST_F(OfflineAdminTest, RefusedWhileAServerHoldsTheSpool) {
+  std::error_code error;
+  auto server = FsSpool::open(dir.path(), {}, error);
+  ASSERT_TRUE(server);
+  EXPECT_EQ(offline::hold(dir.path(), first), std::errc::resource_unavailable_try_again);
+  offline::list(dir.path(), error);
+  EXPECT_EQ(error, std::errc::resource_unavailable_try_again);
+  EXPECT_TRUE(load(Folder::active, first));
+}
+
+TEST(OfflineAdmin, MissingSpoolIsReported) {
+  smarthost::test::TempDir dir;
+  std::error_code error;
+  offline::list(dir.path() / "nowhere", error);
+  EXPECT_EQ(error, std::errc::no_such_file_or_directory);
+}
+
+}  // namespace
+}  // namespace smarthost::queue
