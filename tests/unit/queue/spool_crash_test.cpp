@@ -26,17 +26,27 @@ std::string content_for(int index) {
          "\r\n\r\n" + body;
 }
 
-[[noreturn]] void write_until_killed(const fs::path& root, int report_fd) {
+// Writes messages, reporting "<id> <index>" per commit. With `pause_at` >= 0, it stops half-way through message
+// `pause_at` (its first half already in the file), reports "half", and waits to be killed.
+[[noreturn]] void write_until_killed(const fs::path& root, int report_fd, int pause_at) {
   asio::io_context io;
   std::error_code error;
-  auto spool = FsSpool::open(root, {}, error);
+  FsSpoolOptions options;
+  options.write_buffer = 4096;
+  auto spool = FsSpool::open(root, std::move(options), error);
   if (!spool) ::_exit(2);
   const auto env = test::envelope("a@x.org", {"b@y.org"});
   for (int index = 0;; ++index) {
     auto writer = spool->begin(error);
     if (!writer) ::_exit(3);
     std::string content = content_for(index);
-    for (size_t at = 0; at < content.size(); at += 1000) writer->append(std::string_view(content).substr(at, 1000));
+    for (size_t at = 0; at < content.size(); at += 1000) {
+      writer->append(std::string_view(content).substr(at, 1000));
+      if (index == pause_at && at >= content.size() / 2) {
+        if (::write(report_fd, "half\n", 5) != 5) ::_exit(6);
+        while (true) ::pause();
+      }
+    }
     std::optional<CommitResult> result;
     asio::co_spawn(io, [&]() -> asio::awaitable<void> { result = co_await writer->commit(env); }, asio::detached);
     while (!result) {
@@ -49,7 +59,7 @@ std::string content_for(int index) {
   }
 }
 
-TEST(SpoolCrash, KilledWriterLeavesOnlyCompleteMessages) {
+void kill_writer_and_check(int pause_at) {
   smarthost::test::TempDir dir;
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
@@ -57,26 +67,42 @@ TEST(SpoolCrash, KilledWriterLeavesOnlyCompleteMessages) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     ::close(pipe_fds[0]);
-    write_until_killed(dir.path(), pipe_fds[1]);
+    write_until_killed(dir.path(), pipe_fds[1], pause_at);
   }
   ::close(pipe_fds[1]);
+  // Should an assertion end the test early, the child must not outlive it.
+  struct Reaper {
+    pid_t pid;
+    bool reaped = false;
+    ~Reaper() {
+      if (reaped) return;
+      ::kill(pid, SIGKILL);
+      ::waitpid(pid, nullptr, 0);
+    }
+  } reaper{child};
 
   // Let it commit a few messages, then kill it while it is writing the next one.
   std::map<QueueId, int> committed;
   std::string pending;
   char buffer[256];
-  while (committed.size() < 5) {
+  bool paused = false;
+  while (pause_at >= 0 ? !paused : committed.size() < 5) {
     ssize_t got = ::read(pipe_fds[0], buffer, sizeof buffer);
     ASSERT_GT(got, 0) << "the writer died early";
     pending.append(buffer, static_cast<size_t>(got));
     for (size_t end; (end = pending.find('\n')) != std::string::npos; pending.erase(0, end + 1)) {
       std::string line = pending.substr(0, end);
+      if (line == "half") {
+        paused = true;
+        continue;
+      }
       committed[line.substr(0, line.find(' '))] = std::stoi(line.substr(line.find(' ') + 1));
     }
   }
   ::kill(child, SIGKILL);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
+  reaper.reaped = true;
   EXPECT_TRUE(WIFSIGNALED(status));
   // Whatever the child acknowledged after our last read also counts.
   while (true) {
@@ -86,14 +112,16 @@ TEST(SpoolCrash, KilledWriterLeavesOnlyCompleteMessages) {
   }
   for (size_t end; (end = pending.find('\n')) != std::string::npos; pending.erase(0, end + 1)) {
     std::string line = pending.substr(0, end);
-    committed[line.substr(0, line.find(' '))] = std::stoi(line.substr(line.find(' ') + 1));
+    if (line != "half") committed[line.substr(0, line.find(' '))] = std::stoi(line.substr(line.find(' ') + 1));
   }
   ::close(pipe_fds[0]);
 
   std::error_code error;
   auto spool = FsSpool::open(dir.path(), {}, error);
   ASSERT_TRUE(spool) << error.message();
-  ::testing::Test::RecordProperty("half_written_files_removed", static_cast<int>(spool->recovery().removed_temporary));
+  if (pause_at >= 0) {
+    EXPECT_EQ(spool->recovery().removed_temporary, 1u);  // the half-written message
+  }
   EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
   auto messages = spool->dir().scan(Folder::active, error);
   ASSERT_FALSE(error);
@@ -114,7 +142,15 @@ TEST(SpoolCrash, KilledWriterLeavesOnlyCompleteMessages) {
   // Every acknowledged commit survived; at most the one being committed at the kill is extra.
   for (const auto& [id, index] : committed) EXPECT_TRUE(found.count(id)) << id << " (message " << index << ")";
   EXPECT_LE(found.size(), committed.size() + 1);
+  if (pause_at >= 0) {
+    EXPECT_EQ(found.size(), static_cast<size_t>(pause_at));
+  }
 }
+
+TEST(SpoolCrash, KilledHalfWayThroughAMessage) { kill_writer_and_check(5); }
+
+// Killed at whatever point it reached: while appending, in the group commit's syncs, or between messages.
+TEST(SpoolCrash, KilledAtAnArbitraryPoint) { kill_writer_and_check(-1); }
 
 }  // namespace
 }  // namespace smarthost::queue
