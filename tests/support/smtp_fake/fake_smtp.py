@@ -121,11 +121,11 @@ class Session:
             elif verb == "HELO":
                 self.reply("HELO", line, "250 fake.example")
             elif verb == "STARTTLS":
-                sent = self.reply("STARTTLS", line, "220 2.0.0 Ready to start TLS")
-                if not sent.startswith("220"):
-                    continue
                 if scenario.get("starttls_inject"):
-                    self.send(scenario["starttls_inject"])
+                    # A man in the middle's extra reply, in the same segment as the 220.
+                    self.send("220 2.0.0 Ready to start TLS\r\n" + scenario["starttls_inject"])
+                elif not self.reply("STARTTLS", line, "220 2.0.0 Ready to start TLS").startswith("220"):
+                    continue
                 self.buf = b""  # the server side of the injection defence
                 self.sock = tls_context(scenario["tls_cert"], scenario["tls_key"]).wrap_socket(
                     self.sock, server_side=True)
@@ -239,6 +239,7 @@ class SmtpHandler(socketserver.BaseRequestHandler):
             conn_no, open_now = state["connections"], state["open"]
         log(event="connect", conn=conn_no, open=open_now)
         sock = self.request
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         try:
             if scenario.get("implicit_tls"):
                 sock = tls_context(scenario["tls_cert"], scenario["tls_key"]).wrap_socket(sock, server_side=True)

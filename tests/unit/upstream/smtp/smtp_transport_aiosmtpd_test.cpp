@@ -27,7 +27,6 @@ class AiosmtpdRelay : public ::testing::Test {
     smtp.use_tls = true;
     smtp.username = "relay-user";
     smtp.password = "relay-pass";
-    smtp.debug_level = 2;
     return u;
   }
   conf::SecurityConfig security() {
