@@ -19,7 +19,9 @@
 #include "conf/loader.h"
 #include "ops/logging.h"
 #include "policy/access_policy.h"
+#include "policy/memory_cache.h"
 #include "policy/router.h"
+#include "policy/test_mode_transport.h"
 #include "policy/users_authenticator.h"
 #include "queue/fs_spool.h"
 #include "queue/scheduler.h"
@@ -75,6 +77,10 @@ policy::AccessRules access_rules(const conf::Config& c) {
   r.require_auth = c.server.require_auth;
   r.allowed_sender_domains = c.server.allowed_sender_domains;
   r.allowed_recipient_domains = c.server.allowed_recipient_domains;
+  r.limits.messages_per_minute_per_ip = c.server.max_messages_per_minute_per_ip;
+  r.limits.recipients_per_minute_per_ip = c.server.max_recipients_per_minute_per_ip;
+  r.limits.messages_per_minute_per_user = c.server.max_messages_per_minute_per_user;
+  r.limits.recipients_per_minute_per_user = c.server.max_recipients_per_minute_per_user;
   return r;
 }
 
@@ -110,6 +116,8 @@ struct Relay::Parts {
   queue::SystemClock clock;
   std::unique_ptr<queue::FsSpool> spool;
   std::unique_ptr<policy::Router> router;
+  std::unique_ptr<policy::TestModeTransport> test_mode;  // in front of the router while [test_mode] is on
+  std::unique_ptr<policy::MemoryCache> cache;            // [caching]: dedup fingerprints
   std::unique_ptr<queue::Scheduler> scheduler;
   std::unique_ptr<policy::AccessPolicy> access;
   std::unique_ptr<smtpd::MessageSink> sink;
@@ -137,16 +145,30 @@ Relay::Relay(std::shared_ptr<const conf::Config> config) : parts_(std::make_uniq
 
   std::vector<std::unique_ptr<upstream::Transport>> transports;
   for (const auto& u : c.upstreams) transports.push_back(upstream::make_transport(u, c, p.io.get_executor()));
-  p.router = std::make_unique<policy::Router>(c.routing, std::move(transports));
+  p.router = policy::Router::from_config(c, std::move(transports));
+  upstream::Transport* delivery = p.router.get();
+  if (c.test_mode.enabled) {
+    p.test_mode = std::make_unique<policy::TestModeTransport>(c.test_mode, *p.router,
+                                                              std::filesystem::path(c.queue.dir) / "test-mode");
+    delivery = p.test_mode.get();
+  }
 
   queue::SchedulerSettings settings;
   settings.queue = c.queue;
   settings.batch = c.batch_processing;
   settings.hostname = p.hostname;
-  p.scheduler = std::make_unique<queue::Scheduler>(p.io.get_executor(), *p.spool, *p.router, settings, p.clock);
+  p.scheduler = std::make_unique<queue::Scheduler>(p.io.get_executor(), *p.spool, *delivery, settings, p.clock);
 
   p.access = std::make_unique<policy::AccessPolicy>(access_rules(c), load_users(c));
-  p.sink = std::make_unique<QueueSink>(*p.spool);
+  p.access->set_saturation_check([&p] { return p.router->saturated(p.scheduler->queued()); });
+  Dedup dedup;
+  if (c.caching.enable_response_caching) {
+    if (c.caching.cache_provider == conf::CacheProvider::redis)
+      spdlog::warn("caching: the redis provider is not available yet; using the in-memory cache");
+    p.cache = std::make_unique<policy::MemoryCache>();
+    dedup = Dedup{p.cache.get(), c.caching.cache_key_prefix, c.caching.cache_ttl};
+  }
+  p.sink = std::make_unique<QueueSink>(*p.spool, dedup);
   p.tls = smtpd::make_server_tls_context(c.security);
   p.server = std::make_unique<smtpd::Server>(p.io, server_options(c, p.tls != nullptr, p.hostname), *p.access, *p.sink,
                                              p.tls);

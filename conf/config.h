@@ -262,6 +262,11 @@ struct ServerConfig {
   uint32_t max_recipients = 100;
   uint32_t max_connections = 1000;
   uint32_t max_connections_per_ip = 50;
+  // Per-client rates (0 = no limit): over them, MAIL or RCPT gets 450 4.7.1. "per_user" counts AUTH users.
+  uint32_t max_messages_per_minute_per_ip = 0;
+  uint32_t max_recipients_per_minute_per_ip = 0;
+  uint32_t max_messages_per_minute_per_user = 0;
+  uint32_t max_recipients_per_minute_per_user = 0;
   Seconds command_timeout{300};
   Seconds data_timeout{600};
   bool require_tls = false;
