@@ -310,23 +310,22 @@ bool Router::saturated(size_t queued) const {
   State& s = *state_;
   std::lock_guard lock(s.mutex);
   const SteadyTime now = s.clock.now();
+  // Deliveries waiting for a slot or running already hold their reservations in the limiters; the rest of the
+  // queue is still to come, and the new message would come after all of it.
   size_t busy = 0;
   for (const auto& m : s.members) busy += m.waiting + m.in_flight;
-  size_t count = queued > busy ? queued - busy : 0;
-  if (count == 0) return false;
+  const size_t ahead = queued > busy ? queued - busy : 0;
   std::vector<const Member*> usable;
   for (const auto& m : s.members)
     if (s.usable(m, now)) usable.push_back(&m);
   if (usable.empty()) return false;  // everything is down: store and forward, the queue keeps it
 
-  auto over = [&](const Member& m, size_t c) {
-    return !m.limiter.queue_on_limit() && m.limiter.limited() && m.limiter.backlog(now, c) > m.limiter.timeout();
-  };
   if (s.settings.routing == conf::Routing::single || s.settings.routing == conf::Routing::failover) {
-    return over(*usable.front(), count);
+    const SendLimiter& l = usable.front()->limiter;
+    return !l.queue_on_limit() && l.limited() && l.backlog(now, ahead + 1) > l.timeout();
   }
-  // Balanced: saturated only when every member is limited, refuses to queue, and together they cannot send the
-  // backlog within the shortest timeout.
+  // Balanced: saturated only when every member is limited and refuses to queue, and together they cannot send
+  // what is ahead plus the new message within the shortest timeout.
   double rate = 0, tokens = 0;
   auto timeout = std::chrono::seconds::max();
   for (const Member* m : usable) {
@@ -335,7 +334,7 @@ bool Router::saturated(size_t queued) const {
     tokens += m->limiter.snapshot(now).tokens;
     timeout = std::min(timeout, m->limiter.timeout());
   }
-  double seconds = (static_cast<double>(count) - tokens) / rate;
+  double seconds = (static_cast<double>(ahead + 1) - tokens) / rate;
   return seconds > static_cast<double>(timeout.count());
 }
 

@@ -68,7 +68,8 @@ class Router final : public upstream::Transport {
   size_t size() const;
 
   // True while new mail should get "451 4.7.0": the upstream(s) that would take it have queue_on_limit = false
-  // and cannot send `queued` more messages (the queue's size) within their options.timeout. Thread-safe, cheap.
+  // and one more message, behind the `queued` ones (the queue's size), could not go out within their
+  // options.timeout. Thread-safe, cheap.
   bool saturated(size_t queued) const;
   // Health checks take an upstream out of rotation (false) and back (true). Thread-safe.
   void set_healthy(size_t index, bool healthy);

@@ -316,9 +316,24 @@ TEST(Router, SaturationOnlyWithoutQueueOnLimit) {
     u.options.timeout = 30s;
     f.build({}, {FakeTransport::always(Outcome::delivered)}, {u});
     EXPECT_FALSE(f.router->saturated(0));
-    EXPECT_FALSE(f.router->saturated(31));  // the 31st goes out 30 s from now: still within the timeout
-    EXPECT_EQ(f.router->saturated(32), !queue_on_limit);
+    EXPECT_FALSE(f.router->saturated(30));  // a new message after 30 goes out 30 s from now: within the timeout
+    EXPECT_EQ(f.router->saturated(31), !queue_on_limit);
   }
+}
+
+TEST(Router, SaturationCountsDeliveriesWaitingForTheirSlot) {
+  Fixture f;
+  UpstreamSettings u;
+  u.options.max_send_rate = 1;
+  u.options.burst_limit = 1;
+  u.options.queue_on_limit = false;
+  u.options.timeout = 1s;
+  f.build({}, {FakeTransport::always(Outcome::delivered)}, {u});
+  f.send();  // took the one token
+  EXPECT_FALSE(f.router->saturated(0));  // the next goes in 1 s: within the timeout
+  f.send();  // waited for the slot 1 s later (the fake sleep moved the clock there)
+  EXPECT_FALSE(f.router->saturated(0));
+  EXPECT_TRUE(f.router->saturated(1));  // one queued ahead: the new one would go 2 s from now
 }
 
 TEST(Router, BalancedSaturationNeedsEveryMemberOverTheLimit) {
@@ -331,8 +346,8 @@ TEST(Router, BalancedSaturationNeedsEveryMemberOverTheLimit) {
   RouterSettings s;
   s.routing = conf::Routing::round_robin;
   f.build(s, {FakeTransport::always(Outcome::delivered), FakeTransport::always(Outcome::delivered)}, {limited, limited});
-  EXPECT_FALSE(f.router->saturated(20));  // 2 per second together: 20 in 9.5 s
-  EXPECT_TRUE(f.router->saturated(30));
+  EXPECT_FALSE(f.router->saturated(20));  // 2 per second together: 21 in 9.5 s
+  EXPECT_TRUE(f.router->saturated(22));
   Fixture g;
   g.build(s, {FakeTransport::always(Outcome::delivered), FakeTransport::always(Outcome::delivered)}, {limited, {}});
   EXPECT_FALSE(g.router->saturated(1000));  // the second member has no limit
