@@ -43,7 +43,8 @@ bool is_relay_denied(std::string_view enhanced, std::string_view text) {
 
 Classification classify_smtp(SmtpStage stage, int code, std::string_view enhanced, std::string_view text) {
   Classification c;
-  c.throttled = code >= 400 && code < 600 && contains_any(text, kThrottleMarkers);
+  // "452 4.5.3 Too many recipients" asks for a smaller transaction, not a slower rate.
+  c.throttled = code >= 400 && code < 600 && enhanced != "4.5.3" && contains_any(text, kThrottleMarkers);
 
   if (code < 200 || code >= 600) {  // not an SMTP reply at all: the peer is broken
     c.outcome = Outcome::temporary;

@@ -8,6 +8,7 @@
 #include <spdlog/spdlog.h>
 
 #include <charconv>
+#include <optional>
 #include <stdexcept>
 
 #include "upstream/smtp/connection_pool.h"
@@ -65,7 +66,12 @@ struct SmtpTransport::State {
     std::vector<DeliveryResult> results;
     results.reserve(batch.size());
     std::shared_ptr<SmtpConnection> connection;
+    std::optional<SessionFailure> no_session;  // once no session can be had, the rest of the batch fails alike
     for (const auto& message : batch) {
+      if (no_session) {
+        results.push_back(failed_result(message, *no_session));
+        continue;
+      }
       if (connection && !co_await connection->probe()) {
         pool->release(std::move(connection));  // broken: the pool closes it, the next message gets a new one
         connection.reset();
@@ -73,8 +79,10 @@ struct SmtpTransport::State {
       if (!connection) {
         Lease lease = co_await pool->acquire();
         if (!lease.connection) {
+          spdlog::warn("smtp upstream={} qid={} no session: {}", name, message.queue_id,
+                       lease.failure->reply.to_string());
           results.push_back(failed_result(message, *lease.failure));
-          spdlog::warn("smtp upstream={} qid={} no session: {}", name, message.queue_id, lease.failure->reply.to_string());
+          no_session = std::move(lease.failure);
           continue;
         }
         connection = std::move(lease.connection);

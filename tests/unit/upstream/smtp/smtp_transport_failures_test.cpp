@@ -1,6 +1,9 @@
 // The SMTP transport against the scriptable fake server: every failure a relay can produce, and what it means.
 #include <gtest/gtest.h>
 
+#include <spdlog/sinks/ringbuffer_sink.h>
+#include <spdlog/spdlog.h>
+
 #include <chrono>
 
 #include "tests/support/smtp_fake/delivery_harness.h"
@@ -329,6 +332,44 @@ TEST_F(FakeRelay, UnreachableUpstreamIsTemporaryAndUnhealthy) {
   EXPECT_EQ(r.outcome, Outcome::temporary);
   EXPECT_TRUE(r.upstream_unhealthy);
   EXPECT_NE(r.reply.find("cannot connect"), std::string::npos) << r.reply;
+}
+
+TEST_F(FakeRelay, BatchToAnUnreachableUpstreamFailsEveryMessageAfterOneAttempt) {
+  int port = test::free_port();
+  SmtpTransport transport(test::smtp_upstream(static_cast<uint16_t>(port)), {}, {}, {}, "relay.test",
+                          io_.get_executor());
+  std::vector<OutboundMessage> batch{message(), message(), message()};
+  auto results = test::run_to_completion(io_, transport.deliver_batch(batch));
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::temporary);
+  EXPECT_EQ(transport.pool_stats().open_failures, 1u);
+}
+
+TEST_F(FakeRelay, DebugTraceIsLoggedWithAuthDataMasked) {
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            scenario(tls_members(pki_->good) + R"(, "auth": {"user": "u", "password": "pa55word"})",
+                                     R"(["PIPELINING", "STARTTLS", "AUTH PLAIN"])"));
+  conf::Upstream u = test::smtp_upstream(fake.port());
+  auto& smtp = test::smtp_of(u);
+  smtp.use_tls = true;
+  smtp.username = "u";
+  smtp.password = "pa55word";
+  smtp.debug_level = 1;
+  auto ring = std::make_shared<spdlog::sinks::ringbuffer_sink_mt>(1000);
+  auto previous = spdlog::default_logger();
+  spdlog::set_default_logger(std::make_shared<spdlog::logger>("trace-test", ring));
+  {
+    SmtpTransport transport(u, security(), {}, {}, "relay.test", io_.get_executor());
+    EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
+  }
+  spdlog::set_default_logger(previous);
+  std::string log;
+  for (const auto& line : ring->last_formatted()) log += line;
+  EXPECT_NE(log.find("C: EHLO relay.test"), std::string::npos) << log;
+  EXPECT_NE(log.find("C: AUTH PLAIN ***"), std::string::npos) << log;
+  EXPECT_NE(log.find("S: 235"), std::string::npos) << log;
+  EXPECT_EQ(log.find("pa55word"), std::string::npos) << log;
+  EXPECT_EQ(log.find("AHUAcGE1NXdvcmQ="), std::string::npos) << log;  // base64("\0u\0pa55word")
 }
 
 }  // namespace
