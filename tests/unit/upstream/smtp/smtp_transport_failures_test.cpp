@@ -345,6 +345,37 @@ TEST_F(FakeRelay, BatchToAnUnreachableUpstreamFailsEveryMessageAfterOneAttempt) 
   EXPECT_EQ(transport.pool_stats().open_failures, 1u);
 }
 
+TEST_F(FakeRelay, BatchGoesOverOneConnectionWithResultsPerMessage) {
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            scenario(R"("rules": [{"cmd": "DATA_END", "message": 2, "reply": "451 4.3.0 Try later"}])"));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  std::vector<OutboundMessage> batch{message(), message(), message()};
+  auto results = test::run_to_completion(io_, transport.deliver_batch(batch));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].outcome, Outcome::delivered);
+  EXPECT_EQ(results[1].outcome, Outcome::temporary);
+  EXPECT_EQ(results[1].reply, "451 4.3.0 Try later");
+  EXPECT_EQ(results[2].outcome, Outcome::delivered);
+  EXPECT_EQ(fake.connections(), 1);
+}
+
+TEST_F(FakeRelay, IdleConnectionsCloseWithQuitAfterIdleTimeout) {
+  test::FakeSmtpServer fake(dir_.path() / "fake", scenario(""));
+  conf::ConnectionPoolConfig pool;
+  pool.idle_timeout = 1s;
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, pool, {}, "relay.test", io_.get_executor());
+  EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
+  EXPECT_EQ(transport.pool_stats().open_now, 1u);
+  auto deadline = std::chrono::steady_clock::now() + 5s;
+  while (transport.pool_stats().open_now > 0 && std::chrono::steady_clock::now() < deadline) {
+    io_.run_one_for(100ms);
+  }
+  EXPECT_EQ(transport.pool_stats().open_now, 0u);
+  auto commands = fake.commands();
+  ASSERT_FALSE(commands.empty());
+  EXPECT_EQ(commands.back(), "QUIT");
+}
+
 TEST_F(FakeRelay, DebugTraceIsLoggedWithAuthDataMasked) {
   test::FakeSmtpServer fake(dir_.path() / "fake",
                             scenario(tls_members(pki_->good) + R"(, "auth": {"user": "u", "password": "pa55word"})",
