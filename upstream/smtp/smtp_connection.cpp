@@ -14,6 +14,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -372,7 +373,56 @@ asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& 
   co_return std::string{};
 }
 
+namespace {
+
+// "452 4.5.3 Too many recipients" (RFC 5321 3.3): the rest must go in another transaction.
+bool too_many_recipients(const RecipientResult& r) {
+  return r.outcome == Outcome::temporary && r.reply.starts_with("452") &&
+         (r.reply.find("4.5.3") != std::string::npos || r.reply.find("ecipients") != std::string::npos);
+}
+
+}  // namespace
+
 asio::awaitable<DeliveryResult> SmtpConnection::send(const OutboundMessage& message) {
+  DeliveryResult result = co_await send_transaction(message);
+  // Recipients over the server's per-transaction limit go in further transactions on the same session, as long
+  // as each one makes progress (a bounded number of rounds).
+  for (int round = 0; round < 100 && usable(); ++round) {
+    std::vector<size_t> rest;
+    for (size_t i = 0; i < result.recipients.size(); ++i) {
+      if (too_many_recipients(result.recipients[i])) rest.push_back(i);
+    }
+    if (rest.empty() || rest.size() == result.recipients.size()) break;
+    if (!co_await probe()) break;
+    OutboundMessage again = message;
+    again.envelope.recipients.clear();
+    for (size_t i : rest) again.envelope.recipients.push_back(message.envelope.recipients[i]);
+    DeliveryResult more = co_await send_transaction(again);
+    if (more.recipients.size() != rest.size()) break;
+    size_t progress = 0;
+    for (size_t k = 0; k < rest.size(); ++k) {
+      progress += !too_many_recipients(more.recipients[k]);
+      result.recipients[rest[k]] = std::move(more.recipients[k]);
+    }
+    result.upstream_unhealthy |= more.upstream_unhealthy;
+    result.throttled |= more.throttled;
+    if (result.remote_id.empty()) result.remote_id = more.remote_id;
+    if (progress == 0) break;
+  }
+  auto any = [&](Outcome o) {
+    return std::any_of(result.recipients.begin(), result.recipients.end(),
+                       [o](const RecipientResult& r) { return r.outcome == o; });
+  };
+  if (!result.recipients.empty()) {
+    result.outcome = any(Outcome::temporary)          ? Outcome::temporary
+                     : any(Outcome::upstream_refused) ? Outcome::upstream_refused
+                     : any(Outcome::permanent)        ? Outcome::permanent
+                                                      : Outcome::delivered;
+  }
+  co_return result;
+}
+
+asio::awaitable<DeliveryResult> SmtpConnection::send_transaction(const OutboundMessage& message) {
   const ConnectionSettings& s = *settings_;
   auto local_failure = [&](const std::string& what) {
     DeliveryResult r;

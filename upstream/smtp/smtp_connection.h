@@ -52,7 +52,8 @@ class SmtpConnection {
 
   // Connects and sets the session up (greeting, EHLO, TLS, AUTH). Empty on success, else why it failed.
   boost::asio::awaitable<std::optional<SessionFailure>> open();
-  // Sends one message on a ready session. Never throws; every outcome is in the result.
+  // Sends one message on a ready session; recipients refused with "452 4.5.3 too many recipients" follow in
+  // further transactions. Never throws; every outcome is in the result.
   boost::asio::awaitable<DeliveryResult> send(const OutboundMessage& message);
   // RSET: true when the session answered 250 and is ready for another message.
   boost::asio::awaitable<bool> probe();
@@ -68,6 +69,7 @@ class SmtpConnection {
 
  private:
   struct Io;
+  boost::asio::awaitable<DeliveryResult> send_transaction(const OutboundMessage& message);
   boost::asio::awaitable<Next> drive(Step step);
   boost::asio::awaitable<std::string> stream_body(const OutboundMessage& message, const std::string& header,
                                                   uint64_t body_offset);

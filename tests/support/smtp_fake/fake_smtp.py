@@ -141,6 +141,10 @@ class Session:
                 self.mail_from = line if sent.startswith("2") else None
                 self.rcpts = []
             elif verb == "RCPT":
+                limit = scenario.get("max_recipients")
+                if limit is not None and len(self.rcpts) >= limit:
+                    self.send("452 4.5.3 Too many recipients\r\n")
+                    continue
                 sent = self.reply("RCPT", line, "250 2.1.5 Ok")
                 if sent.startswith("2"):
                     self.rcpts.append(line)

@@ -376,6 +376,24 @@ TEST_F(FakeRelay, IdleConnectionsCloseWithQuitAfterIdleTimeout) {
   EXPECT_EQ(commands.back(), "QUIT");
 }
 
+TEST_F(FakeRelay, RecipientsOverTheServersLimitGoInFurtherTransactions) {
+  test::FakeSmtpServer fake(dir_.path() / "fake", scenario(R"("max_recipients": 2)"));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  std::vector<std::string> rcpts;
+  for (int i = 0; i < 5; ++i) rcpts.push_back("r" + std::to_string(i) + "@example.net");
+  DeliveryResult r = deliver(transport, message(rcpts));
+  EXPECT_EQ(r.outcome, Outcome::delivered) << r.reply;
+  ASSERT_EQ(r.recipients.size(), 5u);
+  for (size_t i = 0; i < 5; ++i) {
+    EXPECT_EQ(r.recipients[i].address, rcpts[i]);
+    EXPECT_EQ(r.recipients[i].outcome, Outcome::delivered) << r.recipients[i].reply;
+  }
+  auto messages = fake.messages();
+  ASSERT_EQ(messages.size(), 3u);  // 2 + 2 + 1 recipients
+  EXPECT_EQ(messages[2].rcpts, std::vector<std::string>{"RCPT TO:<r4@example.net>"});
+  EXPECT_EQ(fake.connections(), 1);
+}
+
 TEST_F(FakeRelay, DebugTraceIsLoggedWithAuthDataMasked) {
   test::FakeSmtpServer fake(dir_.path() / "fake",
                             scenario(tls_members(pki_->good) + R"(, "auth": {"user": "u", "password": "pa55word"})",
