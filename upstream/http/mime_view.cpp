@@ -194,6 +194,18 @@ void on_warning(gint64, GMimeParserWarning code, const gchar* item, gpointer use
   if (notes->size() < 20) notes->push_back(what);
 }
 
+std::string unfold(const char* raw) {
+  if (!raw) return {};
+  std::string out;
+  for (const char* p = raw; *p; ++p)
+    if (*p != '\r' && *p != '\n') out += *p;
+  auto begin = out.find_first_not_of(" \t");
+  if (begin == std::string::npos) return {};
+  out.erase(0, begin);
+  while (!out.empty() && (out.back() == ' ' || out.back() == '\t')) out.pop_back();
+  return to_utf8(out);
+}
+
 // The body after the header section, for the plain-text fallback.
 std::string_view body_of(std::string_view message) {
   for (std::string_view end : {"\r\n\r\n", "\n\n"}) {
@@ -209,6 +221,15 @@ std::optional<std::string> MimeView::header(std::string_view name) const {
   for (const auto& h : headers)
     if (h.name.size() == name.size() && strncasecmp(h.name.data(), name.data(), name.size()) == 0) return h.value;
   return std::nullopt;
+}
+
+std::vector<MailboxAddress> parse_address_list(std::string_view text) {
+  gmime_init_once();
+  std::vector<MailboxAddress> out;
+  std::string copy(text);
+  GRef<InternetAddressList> list(internet_address_list_parse(nullptr, copy.c_str()));
+  add_addresses(list.get(), out);
+  return out;
 }
 
 bool is_valid_utf8(std::string_view text) { return g_utf8_validate(text.data(), static_cast<gssize>(text.size()), nullptr); }
@@ -275,7 +296,8 @@ MimeParse parse_mime(std::string_view message) {
   int count = headers ? g_mime_header_list_get_count(headers) : 0;
   for (int i = 0; i < count; ++i) {
     GMimeHeader* header = g_mime_header_list_get_header_at(headers, i);
-    view.headers.push_back({safe(g_mime_header_get_name(header)), safe(g_mime_header_get_value(header))});
+    view.headers.push_back({safe(g_mime_header_get_name(header)), safe(g_mime_header_get_value(header)),
+                            unfold(g_mime_header_get_raw_value(header))});
   }
 
   if (GMimeObject* root = g_mime_message_get_mime_part(msg)) {

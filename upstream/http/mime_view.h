@@ -18,6 +18,7 @@ struct MailboxAddress {
 struct MimeHeader {
   std::string name;
   std::string value;  // unfolded, RFC 2047 decoded, UTF-8
+  std::string raw;    // unfolded, as written (encoded words kept), trimmed
 };
 
 struct MimeAttachment {
@@ -54,6 +55,9 @@ struct MimeParse {
 // Parses a whole message (CRLF or LF line ends). Malformed MIME degrades: a multipart without usable parts, or
 // with no boundary, is read as plain text with a note; only input without any header section fails.
 MimeParse parse_mime(std::string_view message);
+
+// Parses an address list such as "Name <a@b.c>, d@e.f" (RFC 2047 names decoded). Empty when nothing parses.
+std::vector<MailboxAddress> parse_address_list(std::string_view text);
 
 // ISO-8859-1 (really Windows-1252 for 0x80-0x9F) to UTF-8, for text that is not valid UTF-8.
 std::string latin1_to_utf8(std::string_view text);

@@ -1,0 +1,130 @@
+// Mailgun messages.mime: the raw message goes as a file part, so nothing is lost in conversion.
+#include "upstream/http/mailgun_transport.h"
+
+#include <openssl/rand.h>
+
+#include <stdexcept>
+
+#include "upstream/http/outbound_content.h"
+#include "upstream/http/sigv4.h"
+
+namespace smarthost::upstream::http {
+
+namespace {
+
+constexpr std::size_t kMaxOptionsBytes = 16 * 1024;
+
+std::string random_boundary() {
+  unsigned char bytes[12];
+  RAND_bytes(bytes, sizeof bytes);
+  return "smarthost-" + hex(std::string_view(reinterpret_cast<const char*>(bytes), sizeof bytes));
+}
+
+// Form field names go inside name="..."; values must not break the part they are in either.
+void require_form_safe(std::string_view what, std::string_view text) {
+  require_header_safe(what, text);
+  if (text.find('"') != std::string_view::npos) throw std::invalid_argument(std::string(what) + " contains '\"'");
+}
+
+}  // namespace
+
+std::vector<std::pair<std::string, std::string>> mailgun_options(const conf::MailgunConfig& config, bool test_mode) {
+  std::vector<std::pair<std::string, std::string>> fields;
+  for (const auto& tag : config.tags) fields.emplace_back("o:tag", tag);
+  auto yes_no = [](bool on) { return std::string(on ? "yes" : "no"); };
+  if (config.tracking.opens) fields.emplace_back("o:tracking-opens", yes_no(*config.tracking.opens));
+  if (config.tracking.clicks) fields.emplace_back("o:tracking-clicks", yes_no(*config.tracking.clicks));
+  if (config.tracking.unsubscribes)
+    fields.emplace_back("o:tracking-unsubscribes", yes_no(*config.tracking.unsubscribes));
+  for (const auto& [name, value] : config.custom_variables) fields.emplace_back("v:" + name, value);
+  if (test_mode) fields.emplace_back("o:testmode", "yes");
+  return fields;
+}
+
+std::string mailgun_form(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view message,
+                         std::string_view boundary) {
+  std::string body;
+  body.reserve(message.size() + fields.size() * 96 + 256);
+  for (const auto& [name, value] : fields) {
+    body.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(name);
+    body.append("\"\r\n\r\n").append(value).append("\r\n");
+  }
+  body.append("--").append(boundary);
+  body.append("\r\nContent-Disposition: form-data; name=\"message\"; filename=\"message.mime\"\r\n");
+  body.append("Content-Type: message/rfc822\r\n\r\n").append(message).append("\r\n");
+  body.append("--").append(boundary).append("--\r\n");
+  return body;
+}
+
+MailgunTransport::MailgunTransport(const conf::Upstream& upstream, const conf::SecurityConfig& security,
+                                   const conf::TestModeConfig& test_mode, boost::asio::any_io_executor executor,
+                                   HttpTransportOptions options)
+    : MailgunTransport(upstream, security, test_mode, make_http_client(executor, security, upstream.options),
+                       std::move(options)) {}
+
+MailgunTransport::MailgunTransport(const conf::Upstream& upstream, const conf::SecurityConfig& security,
+                                   const conf::TestModeConfig& test_mode, std::shared_ptr<HttpClient> client,
+                                   HttpTransportOptions options)
+    : HttpTransport(upstream, security, test_mode, std::move(client), std::move(options), default_limits()),
+      config_(std::get<conf::MailgunConfig>(upstream.config)) {
+  if (config_.api_key.empty()) throw std::invalid_argument("upstream " + name_ + ": mailgun api_key is empty");
+  if (config_.domain.empty()) throw std::invalid_argument("upstream " + name_ + ": mailgun domain is empty");
+  require_header_safe("mailgun api_key", config_.api_key);
+  if (config_.domain.find_first_of("/?#% \"") != std::string::npos || !is_header_safe(config_.domain))
+    throw std::invalid_argument("upstream " + name_ + ": mailgun domain '" + config_.domain + "' is not a domain");
+  std::string fallback = config_.region == "eu" ? "https://api.eu.mailgun.net" : "https://api.mailgun.net";
+  url_ = base_url(common_, fallback) + "/v3/" + config_.domain + "/messages.mime";
+
+  options_fields_ = mailgun_options(config_, test_mode.enabled);
+  std::size_t options_bytes = 0;
+  for (const auto& [name, value] : options_fields_) {
+    require_form_safe("mailgun option " + name, name);
+    require_header_safe("mailgun option " + name, value);
+    options_bytes += name.size() + value.size();
+  }
+  if (options_bytes >= kMaxOptionsBytes)
+    throw std::invalid_argument("upstream " + name_ + ": mailgun options (tags, variables) exceed 16 KB");
+}
+
+DeliveryPlan MailgunTransport::plan(const OutboundMessage& message, const std::string& content) {
+  DeliveryPlan plan;
+  std::string raw = prepare_raw_message(content, identity_, options_.allow_control_headers);
+  std::string boundary = random_boundary();
+  while (raw.find(boundary) != std::string::npos) boundary = random_boundary();
+
+  std::vector<std::size_t> sendable;
+  for (std::size_t i = 0; i < message.envelope.recipients.size(); ++i) {
+    const auto& address = message.envelope.recipients[i].address;
+    if (!is_header_safe(address) || address.find(',') != std::string::npos)
+      plan.refused.emplace_back(i, "recipient address refused: it contains CR, LF, NUL or ','");
+    else
+      sendable.push_back(i);
+  }
+  for (std::size_t start = 0; start < sendable.size(); start += limits_.max_recipients_per_call) {
+    std::size_t end = std::min(sendable.size(), start + limits_.max_recipients_per_call);
+    std::vector<std::pair<std::string, std::string>> fields;
+    std::vector<std::size_t> unit;
+    for (std::size_t k = start; k < end; ++k) {
+      fields.emplace_back("to", message.envelope.recipients[sendable[k]].address);
+      unit.push_back(sendable[k]);
+    }
+    fields.insert(fields.end(), options_fields_.begin(), options_fields_.end());
+    PlannedCall call;
+    call.request = base_request(url_);
+    call.request.basic_user = "api";
+    call.request.basic_password = config_.api_key;
+    call.request.headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
+                            {"Accept", "application/json"}};
+    call.request.body = mailgun_form(fields, raw, boundary);
+    if (call.request.body.size() > limits_.max_request_bytes) {
+      plan.failure = {Outcome::permanent, "message too large for mailgun: the request would be " +
+                                              std::to_string(call.request.body.size()) + " bytes"};
+      return plan;
+    }
+    call.units = {std::move(unit)};
+    plan.calls.push_back(std::move(call));
+  }
+  return plan;
+}
+
+}  // namespace smarthost::upstream::http
