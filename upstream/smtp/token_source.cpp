@@ -1,21 +1,18 @@
-// The OAuth2 refresh-token source (see the header): a cache on the transport's strand, and a libcurl easy
-// request per fetch on a worker thread whose result is posted back to the strand.
+// The OAuth2 refresh-token source (see the header): a cache on the transport's strand, and one POST per fetch
+// through upstream/http's HttpClient (libcurl multi on the Asio loop).
 #include "upstream/smtp/token_source.h"
 
-#include <boost/asio/async_result.hpp>
-#include <boost/asio/executor_work_guard.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <curl/curl.h>
 #include <spdlog/spdlog.h>
 
+#include <cctype>
 #include <list>
-#include <mutex>
-#include <thread>
+
+#include "upstream/http/http_client.h"
 
 namespace smarthost::upstream::smtp {
 namespace {
@@ -30,9 +27,6 @@ constexpr std::chrono::seconds kMaxRefreshMargin{300};
 struct TokenRequest {
   std::string url;
   std::string form;  // the POST body
-  bool verify = true;
-  std::string ca_file;
-  long min_tls = CURL_SSLVERSION_TLSv1_2;
   std::chrono::milliseconds timeout{30000};
 };
 
@@ -42,18 +36,20 @@ struct FetchResult {
   std::string error;
 };
 
-size_t collect(char* data, size_t size, size_t count, void* user) {
-  auto* body = static_cast<std::string*>(user);
-  size_t n = size * count;
-  if (body->size() + n > kMaxResponseBytes) return 0;  // makes curl fail: the answer is too big to be a token
-  body->append(data, n);
-  return n;
-}
-
-std::string form_escape(CURL* curl, const std::string& value) {
-  char* escaped = curl_easy_escape(curl, value.c_str(), static_cast<int>(value.size()));
-  std::string out = escaped ? escaped : "";
-  curl_free(escaped);
+// application/x-www-form-urlencoded: unreserved characters as they are, everything else %XX.
+std::string form_escape(std::string_view value) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (char c : value) {
+    auto u = static_cast<unsigned char>(c);
+    if (std::isalnum(u) || c == '-' || c == '.' || c == '_' || c == '~') {
+      out.push_back(c);
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[u >> 4]);
+      out.push_back(kHex[u & 15]);
+    }
+  }
   return out;
 }
 
@@ -90,50 +86,14 @@ FetchResult parse_token_response(long status, const std::string& body) {
   return r;
 }
 
-void ensure_curl() {
-  static std::once_flag curl_ready;
-  std::call_once(curl_ready, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
-}
-
-FetchResult fetch_blocking(const TokenRequest& request) {
-  ensure_curl();
-  CURL* curl = curl_easy_init();
-  if (!curl) return {{}, {}, "cannot create a libcurl handle"};
-  std::string body;
-  char error[CURL_ERROR_SIZE] = {0};
-  curl_easy_setopt(curl, CURLOPT_URL, request.url.c_str());
-  curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR, "http,https");
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDS, request.form.c_str());
-  curl_easy_setopt(curl, CURLOPT_POSTFIELDSIZE, static_cast<long>(request.form.size()));
-  curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-  curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, error);
-  curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
-  curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.timeout.count()));
-  curl_easy_setopt(curl, CURLOPT_SSLVERSION, request.min_tls);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, request.verify ? 1L : 0L);
-  curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, request.verify ? 2L : 0L);
-  if (!request.ca_file.empty()) curl_easy_setopt(curl, CURLOPT_CAINFO, request.ca_file.c_str());
-  struct curl_slist* headers = curl_slist_append(nullptr, "Accept: application/json");
-  curl_easy_setopt(curl, CURLOPT_HTTPHEADER, headers);
-  CURLcode rc = curl_easy_perform(curl);
-  long status = 0;
-  curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
-  curl_slist_free_all(headers);
-  curl_easy_cleanup(curl);
-  if (rc != CURLE_OK) return {{}, {}, "token endpoint unreachable: " + std::string(error[0] ? error : curl_easy_strerror(rc))};
-  return parse_token_response(status, body);
-}
-
 class OAuthTokenSource final : public TokenSource, public std::enable_shared_from_this<OAuthTokenSource> {
  public:
-  OAuthTokenSource(asio::any_io_executor executor, TokenRequest request, SteadyClock clock)
-      : executor_(std::move(executor)), request_(std::move(request)), clock_(std::move(clock)) {}
-
-  ~OAuthTokenSource() override {
-    if (worker_.joinable()) worker_.join();
-  }
+  OAuthTokenSource(asio::any_io_executor executor, TokenRequest request, http::HttpClientSettings http_settings,
+                   SteadyClock clock)
+      : executor_(executor),
+        request_(std::move(request)),
+        clock_(std::move(clock)),
+        http_(std::make_unique<http::HttpClient>(std::move(executor), std::move(http_settings))) {}
 
   asio::awaitable<AccessToken> access_token(bool force_refresh) override {
     auto self = shared_from_this();
@@ -166,20 +126,18 @@ class OAuthTokenSource final : public TokenSource, public std::enable_shared_fro
 
  private:
   asio::awaitable<FetchResult> async_fetch() {
-    asio::use_awaitable_t<> token;
-    co_return co_await asio::async_initiate<asio::use_awaitable_t<>, void(FetchResult)>(
-        [this](auto handler) {
-          if (worker_.joinable()) worker_.join();  // the previous fetch has posted its result already
-          auto work = asio::make_work_guard(executor_);
-          worker_ = std::thread([request = request_, handler = std::move(handler), work = std::move(work)]() mutable {
-            FetchResult result = fetch_blocking(request);
-            auto executor = work.get_executor();
-            asio::post(executor, [handler = std::move(handler), result = std::move(result)]() mutable {
-              std::move(handler)(std::move(result));
-            });
-          });
-        },
-        token);
+    http::HttpRequest request;
+    request.method = "POST";
+    request.url = request_.url;
+    request.headers = {{"Content-Type", "application/x-www-form-urlencoded"}, {"Accept", "application/json"}};
+    request.body = request_.form;
+    request.timeout = request_.timeout;
+    request.max_response_bytes = kMaxResponseBytes;
+    http::HttpResponse response = co_await http_->request(std::move(request));
+    if (response.status == 0) {
+      co_return FetchResult{{}, {}, "token endpoint unreachable: " + (response.error.empty() ? "no answer" : response.error)};
+    }
+    co_return parse_token_response(response.status, response.body);
   }
 
   asio::any_io_executor executor_;
@@ -190,7 +148,7 @@ class OAuthTokenSource final : public TokenSource, public std::enable_shared_fro
   std::string last_error_;
   bool fetching_ = false;
   std::list<std::shared_ptr<asio::steady_timer>> waiters_;
-  std::thread worker_;
+  std::unique_ptr<http::HttpClient> http_;
 };
 
 }  // namespace
@@ -201,30 +159,22 @@ std::shared_ptr<TokenSource> make_oauth_token_source(asio::any_io_executor execu
                                                      std::chrono::milliseconds timeout, SteadyClock clock) {
   TokenRequest request;
   request.url = auth.token_url;
-  request.verify = security.verify_certificates;
-  request.ca_file = security.ca_file;
   request.timeout = timeout;
-  switch (security.tls_version) {
-    case conf::TlsVersion::tls1_0: request.min_tls = CURL_SSLVERSION_TLSv1_0; break;
-    case conf::TlsVersion::tls1_1: request.min_tls = CURL_SSLVERSION_TLSv1_1; break;
-    case conf::TlsVersion::tls1_2: request.min_tls = CURL_SSLVERSION_TLSv1_2; break;
-    case conf::TlsVersion::tls1_3: request.min_tls = CURL_SSLVERSION_TLSv1_3; break;
-  }
-  ensure_curl();
-  CURL* curl = curl_easy_init();
+  http::HttpClientSettings http_settings;
+  http_settings.tls = http::HttpTlsSettings::from(security);
   auto field = [&](const char* name, const std::string& value) {
     if (!request.form.empty()) request.form.push_back('&');
     request.form.append(name).push_back('=');
-    request.form.append(curl ? form_escape(curl, value) : value);
+    request.form.append(form_escape(value));
   };
   field("grant_type", "refresh_token");
   field("client_id", auth.client_id);
   field("client_secret", auth.client_secret);
   field("refresh_token", auth.refresh_token);
   if (!auth.scope.empty()) field("scope", auth.scope);
-  if (curl) curl_easy_cleanup(curl);
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
-  return std::make_shared<OAuthTokenSource>(std::move(executor), std::move(request), std::move(clock));
+  return std::make_shared<OAuthTokenSource>(std::move(executor), std::move(request), std::move(http_settings),
+                                            std::move(clock));
 }
 
 }  // namespace smarthost::upstream::smtp

@@ -1,6 +1,6 @@
 // OAuth2 access tokens for XOAUTH2: fetched from token_url with the refresh token, cached until shortly before
-// they expire, refreshed on demand when the server refuses one. The fetch runs libcurl on a worker thread so the
-// event loop never blocks; the HTTP client of upstream/http is not used (it did not exist when this was written).
+// they expire, refreshed on demand when the server refuses one. The fetch goes through upstream/http's HttpClient
+// (libcurl multi on the Asio loop), so the event loop never blocks and no thread is started.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
