@@ -628,6 +628,8 @@ void check_ses(const HttpExchange& x, const FakeCredentials& creds, FakeRecord& 
   }
 }
 
+constexpr int kUsual = -1;  // FakeProvider::usual()
+
 std::string id_text(std::size_t n) {
   static std::atomic<unsigned> counter{0};
   return std::to_string(1700000000u + n) + "." + std::to_string(counter++);
@@ -751,14 +753,13 @@ struct FakeProvider::State {
     }
     std::lock_guard lock(mutex);
     FakeAnswer answer;
+    bool scripted = false;
     if (!script.empty()) {
       answer = std::move(script.front());
       script.pop_front();
-    } else if (!record.problems.empty()) {
-      answer = problem_answer(record.problems);
-    } else {
-      answer = success(x);
+      scripted = answer.status != kUsual;
     }
+    if (!scripted) answer = record.problems.empty() ? success(x) : problem_answer(record.problems);
     record.status = answer.drop ? 0 : answer.status;
     if (!record_path.empty()) {
       json::object line{{"provider", to_string(kind)}, {"method", x.method}, {"target", x.target}};
@@ -913,6 +914,12 @@ FakeAnswer FakeProvider::slow(std::chrono::milliseconds delay) {
   FakeAnswer answer;
   answer.delay = delay;
   answer.body = "{}";
+  return answer;
+}
+
+FakeAnswer FakeProvider::usual() {
+  FakeAnswer answer;
+  answer.status = kUsual;
   return answer;
 }
 

@@ -68,6 +68,8 @@ class FakeProvider {
   FakeAnswer bad_credentials() const;
   FakeAnswer rejected(std::string reason) const;  // a permanent refusal of the message
   static FakeAnswer slow(std::chrono::milliseconds delay);
+  // A scripted step that answers as if unscripted (checks, then success), keeping later steps in place.
+  static FakeAnswer usual();
   static FakeAnswer dropped();
 
  private:
