@@ -121,6 +121,38 @@ TEST_F(HttpClientTest, RunsConcurrentRequestsOnOneThread) {
   EXPECT_EQ(client_.active_transfers(), 0u);
 }
 
+TEST(HttpClientPool, NeverOpensMoreConnectionsThanAllowed) {
+  FakeHttpServer server([](const HttpExchange&) {
+    FakeAnswer answer;
+    answer.delay = 20ms;
+    return answer;
+  });
+  boost::asio::io_context io;
+  HttpClientSettings settings;
+  settings.max_connections_per_host = 2;
+  HttpClient client(io.get_executor(), settings);
+  int finished = 0, ok = 0;
+  for (int i = 0; i < 10; ++i) {
+    boost::asio::co_spawn(
+        io,
+        [&]() -> boost::asio::awaitable<void> {
+          HttpRequest request;
+          request.url = server.base_url() + "/pool";
+          auto pending = client.request(request);
+          auto response = co_await std::move(pending);
+          ok += response.status == 200;
+          ++finished;
+        },
+        [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  }
+  auto start = std::chrono::steady_clock::now();
+  while (finished < 10 && std::chrono::steady_clock::now() - start < 10s) io.run_one_for(50ms);
+  EXPECT_EQ(ok, 10);
+  EXPECT_EQ(server.exchanges().size(), 10u);
+  EXPECT_LE(server.connections(), 2u);
+  EXPECT_GE(server.connections(), 1u);
+}
+
 TEST_F(HttpClientTest, TimesOutASlowAnswer) {
   FakeHttpServer server([](const HttpExchange&) {
     FakeAnswer answer;
