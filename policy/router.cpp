@@ -104,7 +104,19 @@ struct Router::State {
     }
     if (r.outcome == Outcome::delivered) ++m.delivered;
     if (r.outcome != Outcome::delivered && r.outcome != Outcome::permanent) ++m.failed;
+    const double rate = m.limiter.rate();
+    const SteadyTime paused = m.limiter.paused_until();
     m.limiter.on_result(r, now, clock.wall_now());
+    if (m.limiter.rate() < rate || (rate == 0 && m.limiter.rate() > 0)) {
+      spdlog::info("upstream={} rate lowered to {:.3g}/s (throttled: {})", m.transport->name(), m.limiter.rate(),
+                   one_line(r.reply));
+    } else if (m.limiter.rate() > rate) {
+      spdlog::info("upstream={} rate raised to {:.3g}/s", m.transport->name(), m.limiter.rate());
+    }
+    if (m.limiter.paused_until() > paused && m.limiter.paused_until() > now) {
+      spdlog::info("upstream={} paused for {:.1f}s (Retry-After / rate-limit reset)", m.transport->name(),
+                   std::chrono::duration<double>(m.limiter.paused_until() - now).count());
+    }
   }
 };
 
@@ -204,7 +216,10 @@ boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& me
     Member& m = s.members[pick];
     upstream::Transport& transport = *m.transport;
     if (slot > s.clock.now()) {
+      spdlog::debug("qid={} upstream={} waits {:.3f}s for its send slot", message.queue_id, transport.name(),
+                    std::chrono::duration<double>(slot - s.clock.now()).count());
       co_await s.clock.sleep_until(slot);
+      spdlog::debug("qid={} upstream={} send slot reached", message.queue_id, transport.name());
       std::lock_guard lock(s.mutex);
       --m.waiting;
     }

@@ -485,3 +485,34 @@ TEST(Router, FromConfigTakesRoutingWeightsAndOptions) {
 
 }  // namespace
 }  // namespace smarthost::policy
+
+namespace smarthost::policy {
+namespace {
+
+// The one test on the real clock: a rate-limited delivery waits on a steady_timer and completes (50 ms apart).
+TEST(RouterRealClock, WaitsForTheSlotOnATimer) {
+  UpstreamSettings u;
+  u.options.max_send_rate = 20;
+  u.options.burst_limit = 1;
+  std::vector<std::unique_ptr<upstream::Transport>> t;
+  auto fake = std::make_unique<FakeTransport>("up", FakeTransport::always(Outcome::delivered));
+  auto* raw = fake.get();
+  t.push_back(std::move(fake));
+  Router router(RouterSettings{}, std::move(t), {u}, system_clock());
+  boost::asio::io_context io;
+  int done = 0;
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < 3; ++i) {
+    boost::asio::co_spawn(io, [&, i]() -> boost::asio::awaitable<void> {
+      co_await router.deliver(one("Q" + std::to_string(i)));
+      ++done;
+    }, boost::asio::detached);
+  }
+  io.run_for(std::chrono::seconds(5));
+  EXPECT_EQ(done, 3);
+  EXPECT_EQ(raw->calls(), 3);
+  EXPECT_GE(std::chrono::steady_clock::now() - start, 90ms);
+}
+
+}  // namespace
+}  // namespace smarthost::policy

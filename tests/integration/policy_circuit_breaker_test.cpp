@@ -1,0 +1,79 @@
+// Scenario: one upstream's circuit through `smarthost serve`. Consecutive failures open it, and the message stays
+// queued (no bounce); after recovery_timeout a probe half-opens it; a failed probe opens it again, a good one
+// closes it and the queued message is delivered. The log shows every state change in order.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <thread>
+
+#include "tests/integration/policy_submit.h"
+#include "tests/support/relay.h"
+
+namespace smarthost::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+// Adds `line` right after the `[table]` header of the generated configuration (the harness writes [queue]).
+void add_to_table(const Relay& relay, const std::string& table, const std::string& line) {
+  std::string cfg = read_file(relay.config_path());
+  auto at = cfg.find(table + "\n");
+  ASSERT_NE(at, std::string::npos);
+  cfg.insert(at + table.size() + 1, line + "\n");
+  std::ofstream(relay.config_path()) << cfg;
+}
+
+bool wait_for_log(const Relay& relay, const std::string& text, std::chrono::milliseconds timeout = 10s) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (relay.log().find(text) != std::string::npos) return true;
+    std::this_thread::sleep_for(20ms);
+  }
+  return false;
+}
+
+TEST(PolicyCircuitBreaker, OpensHalfOpensAndCloses) {
+  TempDir upstreams;
+  auto outbox = upstreams.path() / "out";
+  upstreams.write("out", "a file in the way: every delivery fails");
+  RelayOptions o;
+  o.upstream = "provider = \"file\"\nname = \"only\"\n\n[config]\ndir = \"" + outbox.string() +
+               "\"\n\n[failover_policy.circuit_breaker]\nfailure_threshold = 2\nrecovery_timeout = 1\n";
+  Relay relay(o);
+  add_to_table(relay, "[queue]", "retry_schedule = [1]");
+  ASSERT_TRUE(relay.start()) << relay.log();
+
+  ASSERT_TRUE(submit(relay.port(), Letter{}).accepted());
+  // Two failures (first attempt and one retry a second later) open the circuit; the probe after another second
+  // fails as well.
+  ASSERT_TRUE(wait_for_log(relay, "upstream=only circuit closed -> open (2 consecutive failures")) << relay.log();
+  ASSERT_TRUE(wait_for_log(relay, "upstream=only circuit half_open -> open")) << relay.log();
+  EXPECT_NE(relay.log().find("result=deferred"), std::string::npos);
+  EXPECT_EQ(relay.log().find("result=failed"), std::string::npos) << "nothing may bounce while the upstream is down";
+
+  // Repaired: the next probe succeeds, the circuit closes and the queued message goes out.
+  std::filesystem::remove(outbox);
+  ASSERT_TRUE(wait_for_log(relay, "upstream=only circuit half_open -> closed")) << relay.log();
+  std::error_code ec;
+  size_t delivered = 0;
+  for (auto deadline = std::chrono::steady_clock::now() + 5s; std::chrono::steady_clock::now() < deadline;) {
+    delivered = 0;
+    for (const auto& e : std::filesystem::directory_iterator(outbox, ec)) delivered += e.path().extension() == ".eml";
+    if (delivered == 1) break;
+    std::this_thread::sleep_for(20ms);
+  }
+  EXPECT_EQ(delivered, 1u) << relay.log();
+
+  auto log = relay.log();
+  std::vector<std::string> sequence{"closed -> open", "open -> half_open", "half_open -> open", "open -> half_open",
+                                    "half_open -> closed"};
+  size_t pos = 0;
+  for (const auto& step : sequence) {
+    pos = log.find("upstream=only circuit " + step, pos);
+    ASSERT_NE(pos, std::string::npos) << "missing, or out of order: " << step << "\n" << log;
+    ++pos;
+  }
+}
+
+}  // namespace
+}  // namespace smarthost::test
