@@ -75,6 +75,11 @@ PayloadBuild build_sendgrid_payloads(const MimeView& view, const std::vector<std
   for (const auto& r : sender.reply_to) checked.insert(checked.end(), {{"Reply-To", r.email}, {"Reply-To name", r.name}});
   for (const auto& m : view.to) checked.emplace_back("To name", m.name);
   for (const auto& m : view.cc) checked.emplace_back("Cc name", m.name);
+  for (const auto& a : view.attachments) {
+    checked.emplace_back("an attachment's file name", a.filename);
+    checked.emplace_back("an attachment's content type", a.content_type);
+    checked.emplace_back("an attachment's Content-ID", a.content_id);
+  }
   for (const auto& [what, value] : checked) {
     if (!is_header_safe(value)) {
       build.error = std::string(what) + " contains CR, LF or NUL: refused (header injection)";

@@ -119,6 +119,20 @@ TEST_F(SendgridTransportTest, RefusesAnEncodedHeaderInjection) {
   EXPECT_EQ(fake_.request_count(), 0u);
 }
 
+TEST_F(SendgridTransportTest, RefusesAnInjectedAttachmentName) {
+  auto transport = make(test::upstream_for(fake_));
+  // filename*= decodes to "a.txt\r\nBcc: victim@example.com".
+  std::string message = "From: a@example.com\r\nTo: b@example.net\r\nSubject: s\r\nMIME-Version: 1.0\r\n"
+                        "Content-Type: multipart/mixed; boundary=\"b\"\r\n\r\n--b\r\nContent-Type: text/plain\r\n\r\nhi\r\n"
+                        "--b\r\nContent-Type: text/plain\r\n"
+                        "Content-Disposition: attachment; filename*=UTF-8''a.txt%0D%0ABcc%3A%20victim%40example.com\r\n\r\n"
+                        "x\r\n--b--\r\n";
+  auto result = h_.deliver(transport, h_.spool(message, {"b@example.net"}));
+  EXPECT_EQ(result.outcome, Outcome::permanent) << result.reply;
+  EXPECT_NE(result.reply.find("file name contains CR, LF or NUL"), std::string::npos) << result.reply;
+  EXPECT_EQ(fake_.request_count(), 0u);
+}
+
 TEST_F(SendgridTransportTest, NoSenderAnywhereIsPermanent) {
   auto transport = make(test::upstream_for(fake_));
   auto result = h_.deliver(transport, h_.spool("To: b@example.net\r\nSubject: x\r\n\r\nbody\r\n", {"b@example.net"}));
