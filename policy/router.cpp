@@ -62,6 +62,14 @@ std::string one_line(std::string_view text) {
 struct Router::State {
   State(RouterSettings s, const Clock& c) : settings(std::move(s)), clock(c) {}
 
+  // An attempt already made (by a batch) that a cycle starts from.
+  struct Attempt {
+    size_t index;
+    DeliveryResult result;
+  };
+  // One attempt cycle for one message (see Router::deliver), optionally continuing after `first`.
+  boost::asio::awaitable<DeliveryResult> cycle(const OutboundMessage& message, const Attempt* first);
+
   RouterSettings settings;
   const Clock& clock;
   mutable std::mutex mutex;
@@ -152,8 +160,8 @@ Router::~Router() = default;
 
 size_t Router::size() const { return state_->members.size(); }
 
-boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& message) {
-  State& s = *state_;
+boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessage& message, const Attempt* first) {
+  State& s = *this;
   const auto& all = message.envelope.recipients;
   const size_t n = s.members.size();
 
@@ -167,6 +175,42 @@ boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& me
   uint32_t attempts_left = s.settings.routing == conf::Routing::single ? 1 : 1 + s.settings.failover.max_retries;
   bool attempted = false, throttled = false;
   std::string last_reply, remote_id;
+
+  // Takes one attempt's answer: per-recipient results, what is still open, what not to try again this cycle.
+  auto absorb = [&](size_t pick, const DeliveryResult& r) {
+    attempted = true;
+    --attempts_left;
+    tried[pick] = true;
+    if (r.outcome == Outcome::upstream_refused || r.throttled) ruled_out[pick] = true;
+    throttled = throttled || r.throttled;
+    if (!r.remote_id.empty()) remote_id = r.remote_id;
+    last_reply = r.reply;
+
+    size_t moved_on = 0;
+    for (size_t i = 0, k = 0; i < all.size(); ++i) {
+      if (!open[i]) continue;
+      RecipientResult rr{all[i].address, r.outcome, r.reply};
+      if (k < r.recipients.size() && r.recipients[k].address == all[i].address) {
+        rr = r.recipients[k];
+      } else {
+        for (const auto& c : r.recipients)
+          if (c.address == all[i].address) rr = c;
+      }
+      ++k;
+      if (rr.reply.empty()) rr.reply = r.reply;
+      results[i] = rr;
+      if (rr.outcome == Outcome::delivered || rr.outcome == Outcome::permanent) {
+        open[i] = false;
+      } else {
+        ++moved_on;
+      }
+    }
+    if (moved_on > 0 && attempts_left > 0 && n > 1) {
+      spdlog::info("qid={} upstream={} {} for {} recipient(s) ({}); trying the next upstream", message.queue_id,
+                   s.members[pick].transport->name(), upstream::to_string(r.outcome), moved_on, one_line(r.reply));
+    }
+  };
+  if (first) absorb(first->index, first->result);
 
   while (attempts_left > 0 && any_open() && n > 0) {
     size_t pick = n;
@@ -256,37 +300,7 @@ boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& me
       std::lock_guard lock(s.mutex);
       s.record(pick, r, started, s.clock.now());
     }
-    attempted = true;
-    --attempts_left;
-    tried[pick] = true;
-    if (r.outcome == Outcome::upstream_refused || r.throttled) ruled_out[pick] = true;
-    throttled = throttled || r.throttled;
-    if (!r.remote_id.empty()) remote_id = r.remote_id;
-    last_reply = r.reply;
-
-    size_t moved_on = 0;
-    for (size_t i = 0, k = 0; i < all.size(); ++i) {
-      if (!open[i]) continue;
-      RecipientResult rr{all[i].address, r.outcome, r.reply};
-      if (k < r.recipients.size() && r.recipients[k].address == all[i].address) {
-        rr = r.recipients[k];
-      } else {
-        for (const auto& c : r.recipients)
-          if (c.address == all[i].address) rr = c;
-      }
-      ++k;
-      if (rr.reply.empty()) rr.reply = r.reply;
-      results[i] = rr;
-      if (rr.outcome == Outcome::delivered || rr.outcome == Outcome::permanent) {
-        open[i] = false;
-      } else {
-        ++moved_on;
-      }
-    }
-    if (moved_on > 0 && attempts_left > 0 && n > 1) {
-      spdlog::info("qid={} upstream={} {} for {} recipient(s) ({}); trying the next upstream", message.queue_id,
-                   transport.name(), upstream::to_string(r.outcome), moved_on, one_line(r.reply));
-    }
+    absorb(pick, r);
   }
 
   DeliveryResult out;
@@ -318,6 +332,71 @@ boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& me
       out.retry_after = s.clock.wall_now() + std::chrono::duration_cast<WallTime::duration>(*when - now);
   }
   out.recipients = std::move(results);
+  co_return out;
+}
+
+boost::asio::awaitable<DeliveryResult> Router::deliver(const OutboundMessage& message) {
+  co_return co_await state_->cycle(message, nullptr);
+}
+
+boost::asio::awaitable<std::vector<DeliveryResult>> Router::deliver_batch(std::span<const OutboundMessage> batch) {
+  State& s = *state_;
+  std::vector<DeliveryResult> out;
+  out.reserve(batch.size());
+  // One upstream takes the whole batch (one SMTP session, one Postmark /email/batch call) when it can: its circuit
+  // lets it and it has no rate limit (a batch goes out back to back, which a limit would not allow).
+  size_t pick = s.members.size();
+  SteadyTime started{};
+  if (batch.size() > 1) {
+    std::lock_guard lock(s.mutex);
+    const SteadyTime now = s.clock.now();
+    std::vector<Candidate> candidates;
+    for (size_t i = 0; i < s.members.size(); ++i) {
+      const Member& m = s.members[i];
+      if (s.usable(m, now) && !m.limiter.limited() && !m.limiter.paused(now))
+        candidates.push_back(Candidate{i, m.settings.weight, m.in_flight, m.latency_ms});
+    }
+    if (!candidates.empty()) {
+      for (size_t index : s.balancer->order(candidates)) {
+        if (!s.members[index].breaker.allow(now)) continue;
+        pick = index;
+        s.members[index].in_flight += static_cast<uint32_t>(batch.size());
+        started = now;
+        break;
+      }
+    }
+  }
+  if (pick == s.members.size()) {
+    for (const auto& message : batch) out.push_back(co_await s.cycle(message, nullptr));
+    co_return out;
+  }
+  upstream::Transport& transport = *s.members[pick].transport;
+  std::vector<DeliveryResult> results;
+  try {
+    results = co_await transport.deliver_batch(batch);
+  } catch (const std::exception& e) {
+    results.clear();
+    DeliveryResult failed;
+    failed.outcome = Outcome::temporary;
+    failed.reply = std::string("451 4.3.0 local error in upstream ") + transport.name() + ": " + e.what();
+    results.assign(batch.size(), failed);
+  }
+  if (results.size() < batch.size()) {
+    DeliveryResult missing;
+    missing.outcome = Outcome::temporary;
+    missing.reply = "451 4.3.0 no result for this message in the batch";
+    results.resize(batch.size(), missing);
+  }
+  {
+    std::lock_guard lock(s.mutex);
+    const SteadyTime now = s.clock.now();
+    for (const auto& r : results) s.record(pick, r, started, now);
+  }
+  // Each message then goes on alone with what its batch attempt left open (failover, retries, merging).
+  for (size_t i = 0; i < batch.size(); ++i) {
+    State::Attempt first{pick, std::move(results[i])};
+    out.push_back(co_await s.cycle(batch[i], &first));
+  }
   co_return out;
 }
 

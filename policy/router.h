@@ -64,6 +64,10 @@ class Router final : public upstream::Transport {
   // of a recipient ends there; a temporary failure or an upstream's own refusal moves that recipient on. When no
   // upstream can take the message now (circuits open, paused), it comes back temporary with retry_after set.
   boost::asio::awaitable<upstream::DeliveryResult> deliver(const upstream::OutboundMessage& message) override;
+  // The whole batch to one upstream's deliver_batch when one without a rate limit is usable; then each message
+  // goes on alone (failover, retries) with what stayed open. Otherwise message by message.
+  boost::asio::awaitable<std::vector<upstream::DeliveryResult>> deliver_batch(
+      std::span<const upstream::OutboundMessage> batch) override;
   const std::string& name() const override { return name_; }
   size_t size() const;
 

@@ -90,9 +90,17 @@ class FakeTransport final : public upstream::Transport {
     if (clock_ && latency_.count() > 0) co_await clock_->sleep_until(clock_->now() + latency_);
     co_return script_(m, call);
   }
+  boost::asio::awaitable<std::vector<upstream::DeliveryResult>> deliver_batch(
+      std::span<const upstream::OutboundMessage> batch) override {
+    ++batches_;
+    std::vector<upstream::DeliveryResult> out;
+    for (const auto& m : batch) out.push_back(co_await deliver(m));
+    co_return out;
+  }
   const std::string& name() const override { return name_; }
 
   int calls() const { return calls_; }
+  int batches() const { return batches_; }
   std::vector<upstream::OutboundMessage> seen() const {
     std::lock_guard lock(mutex_);
     return seen_;
@@ -109,6 +117,7 @@ class FakeTransport final : public upstream::Transport {
   const FakeClock* clock_;
   std::chrono::milliseconds latency_;
   std::atomic<int> calls_{0};
+  std::atomic<int> batches_{0};
   mutable std::mutex mutex_;
   std::vector<upstream::OutboundMessage> seen_;
   std::vector<SteadyTime> times_;

@@ -464,6 +464,55 @@ TEST(Router, ATransportThatThrowsIsATemporaryFailure) {
   EXPECT_EQ(f.router->snapshot()[0].failed, 1u);
 }
 
+std::vector<upstream::OutboundMessage> three_messages() {
+  return {message("B1", {"a@example.net"}), message("B2", {"b@example.net"}), message("B3", {"c@example.net"})};
+}
+
+TEST(Router, ABatchGoesToOneUpstreamInOneCall) {
+  Fixture f;
+  f.build(failover(), {FakeTransport::always(Outcome::delivered), FakeTransport::always(Outcome::delivered)});
+  auto batch = three_messages();
+  auto results = run(f.router->deliver_batch(batch));
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::delivered);
+  EXPECT_EQ(f.fakes[0]->batches(), 1);
+  EXPECT_EQ(f.fakes[0]->calls(), 3);
+  EXPECT_EQ(f.fakes[1]->calls(), 0);
+  EXPECT_EQ(f.router->snapshot()[0].in_flight, 0u);
+  EXPECT_EQ(f.router->snapshot()[0].delivered, 3u);
+}
+
+TEST(Router, WhatABatchLeavesOpenFailsOverMessageByMessage) {
+  Fixture f;
+  f.build(failover(), {[](const upstream::OutboundMessage& m, int) {
+                         return test::result_for(m, m.queue_id == "B2" ? Outcome::temporary : Outcome::delivered,
+                                                 m.queue_id == "B2" ? "451 4.3.0 later" : "250 primary");
+                       },
+                       FakeTransport::always(Outcome::delivered, "250 fallback")});
+  auto batch = three_messages();
+  auto results = run(f.router->deliver_batch(batch));
+  ASSERT_EQ(results.size(), 3u);
+  EXPECT_EQ(results[0].recipients[0].reply, "250 primary");
+  EXPECT_EQ(results[1].outcome, Outcome::delivered);
+  EXPECT_EQ(results[1].recipients[0].reply, "250 fallback");
+  EXPECT_EQ(results[2].recipients[0].reply, "250 primary");
+  auto seen = f.fakes[1]->seen();
+  ASSERT_EQ(seen.size(), 1u);
+  EXPECT_EQ(seen[0].queue_id, "B2");
+}
+
+TEST(Router, ARateLimitedUpstreamGetsNoBatch) {
+  Fixture f;
+  UpstreamSettings u;
+  u.options.max_send_rate = 10;
+  f.build({}, {FakeTransport::always(Outcome::delivered)}, {u});
+  auto batch = three_messages();
+  auto results = run(f.router->deliver_batch(batch));
+  EXPECT_EQ(results.size(), 3u);
+  EXPECT_EQ(f.fakes[0]->batches(), 0);
+  EXPECT_EQ(f.fakes[0]->calls(), 3);
+}
+
 TEST(Router, FromConfigTakesRoutingWeightsAndOptions) {
   conf::Config c;
   c.routing = conf::Routing::weighted;
