@@ -116,11 +116,12 @@ DeliveryResult all_delivered(const OutboundMessage& m, const std::string& reply)
   return r;
 }
 
+// Runs f() on the worker pool. The coroutine lambda is a named local: GCC 12 may destroy a lambda temporary
+// inside a co_await expression twice.
 template <typename F>
 auto on_workers(F f) -> boost::asio::awaitable<decltype(f())> {
-  co_return co_await boost::asio::co_spawn(
-      file_workers(), [f = std::move(f)]() -> boost::asio::awaitable<decltype(f())> { co_return f(); },
-      boost::asio::use_awaitable);
+  auto work = [f = std::move(f)]() -> boost::asio::awaitable<decltype(f())> { co_return f(); };
+  co_return co_await boost::asio::co_spawn(file_workers(), std::move(work), boost::asio::use_awaitable);
 }
 
 }  // namespace
