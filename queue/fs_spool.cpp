@@ -168,8 +168,16 @@ FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
 FsSpool::~FsSpool() = default;
 
 std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
+  error.clear();
   for (int tries = 0; tries < 3; ++tries) {
     QueueId id = ids_.next();
+    // Ids are time-based: after the wall clock was set back, one could meet a message still queued.
+    std::error_code ignored;
+    if (fs::exists(dir_.message_path(Folder::active, id), ignored) ||
+        fs::exists(dir_.message_path(Folder::hold, id), ignored) ||
+        fs::exists(dir_.message_path(Folder::failed, id), ignored)) {
+      continue;
+    }
     fs::path path = dir_.temporary_path(id);
     if ((error = dir_.fault(SpoolStep::create))) return nullptr;
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
@@ -180,6 +188,7 @@ std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
     error = last_error();
     if (errno != EEXIST) break;
   }
+  if (!error) error = std::make_error_code(std::errc::file_exists);
   spdlog::warn("spool: cannot start a message in {}: {}", dir_.root().string(), error.message());
   return nullptr;
 }

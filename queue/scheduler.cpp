@@ -11,6 +11,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <cstdint>
 #include <map>
 #include <mutex>
 #include <set>
@@ -286,17 +287,30 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     std::vector<OutboundMessage> outbound;
     outbound.reserve(messages.size());
     for (const auto& message : messages) outbound.push_back(make_outbound(message));
+    // Only messages with recipients left go to the upstream (one loaded after a crash may have none).
+    std::vector<OutboundMessage> sent;
+    std::vector<size_t> sent_index(messages.size(), SIZE_MAX);
+    for (size_t i = 0; i < outbound.size(); ++i) {
+      if (outbound[i].envelope.recipients.empty()) continue;
+      sent_index[i] = sent.size();
+      sent.push_back(outbound[i]);
+    }
     std::vector<DeliveryResult> results;
-    try {
-      results = co_await transport.deliver_batch(outbound);
-    } catch (const std::exception& e) {
-      results.assign(messages.size(), local_failure(e.what()));
+    if (!sent.empty()) {
+      try {
+        results = co_await transport.deliver_batch(sent);
+      } catch (const std::exception& e) {
+        results.assign(sent.size(), local_failure(e.what()));
+      }
     }
     release_slot();
     // Each message records its result on its own, so their state writes share one group commit.
     for (size_t i = 0; i < messages.size(); ++i) {
-      DeliveryResult result =
-          i < results.size() ? std::move(results[i]) : local_failure("no result for this message in the batch");
+      DeliveryResult result;
+      if (sent_index[i] != SIZE_MAX) {
+        result = sent_index[i] < results.size() ? std::move(results[sent_index[i]])
+                                                : local_failure("no result for this message in the batch");
+      }
       spawn(finish(std::move(messages[i]), std::move(outbound[i]), std::move(result)), "delivery result");
     }
   }

@@ -112,14 +112,15 @@ void ConnectionPool::retire(std::shared_ptr<SmtpConnection> connection, bool pol
     return;
   }
   // The slot stays taken until QUIT is answered, so max_connections holds even while closing.
-  asio::co_spawn(
-      executor_,
-      [self = shared_from_this(), connection = std::move(connection)]() -> asio::awaitable<void> {
-        co_await connection->quit();
-        --self->stats_.open_now;
-        self->wake_one();
-      },
-      [](std::exception_ptr e) { log_escaped(e, "QUIT"); });
+  asio::co_spawn(executor_, quit_and_free(shared_from_this(), std::move(connection)),
+                 [](std::exception_ptr e) { log_escaped(e, "QUIT"); });
+}
+
+asio::awaitable<void> ConnectionPool::quit_and_free(std::shared_ptr<ConnectionPool> self,
+                                                    std::shared_ptr<SmtpConnection> connection) {
+  co_await connection->quit();
+  --self->stats_.open_now;
+  self->wake_one();
 }
 
 void ConnectionPool::schedule_idle_sweep() {

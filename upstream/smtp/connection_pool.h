@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 
+#include "upstream/smtp/pool_stats.h"
 #include "upstream/smtp/smtp_connection.h"
 
 namespace smarthost::upstream::smtp {
@@ -23,15 +24,6 @@ struct PoolLimits {
   uint32_t max_idle_connections = 5;
   std::chrono::milliseconds idle_timeout{300000};
   std::chrono::milliseconds wait_timeout{30000};  // the longest wait for a free slot
-};
-
-struct PoolStats {
-  uint64_t opened = 0;       // connections opened successfully since start
-  uint64_t open_failures = 0;
-  uint64_t reused = 0;       // idle connections handed out again after a good probe
-  uint64_t replaced = 0;     // idle connections that failed the probe or had expired
-  uint32_t open_now = 0;     // open or opening
-  uint32_t peak_open = 0;    // the most open at once
 };
 
 // A connection handed out by the pool, or why none could be.
@@ -59,6 +51,8 @@ class ConnectionPool : public std::enable_shared_from_this<ConnectionPool> {
  private:
   void wake_one();
   void retire(std::shared_ptr<SmtpConnection> connection, bool polite);
+  static boost::asio::awaitable<void> quit_and_free(std::shared_ptr<ConnectionPool> self,
+                                                    std::shared_ptr<SmtpConnection> connection);
   void schedule_idle_sweep();
   boost::asio::awaitable<void> idle_sweep();
 

@@ -152,8 +152,9 @@ asio::awaitable<std::vector<DeliveryResult>> SmtpTransport::deliver_batch(std::s
   if (batch.empty()) co_return std::vector<DeliveryResult>{};
   auto state = state_;
   // The pool and its sessions live on the transport's strand; the caller's coroutine waits for the result.
-  co_return co_await asio::co_spawn(
-      state->strand, [state, batch]() { return state->send_all(batch); }, asio::use_awaitable);
+  // `state` (held by this frame until the batch is done) keeps the pool alive. The awaitable is passed directly:
+  // GCC 12 destroys the captures of a lambda handed to co_spawn twice.
+  co_return co_await asio::co_spawn(state->strand, state->send_all(batch), asio::use_awaitable);
 }
 
 }  // namespace smarthost::upstream::smtp

@@ -10,12 +10,11 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "upstream/smtp/pool_stats.h"
 #include "upstream/smtp/token_source.h"
 #include "upstream/transport.h"
 
 namespace smarthost::upstream::smtp {
-
-struct PoolStats;
 
 // Test seams; production code leaves them empty.
 struct SmtpTransportHooks {
