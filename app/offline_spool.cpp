@@ -13,6 +13,13 @@
 #include "queue/fs_spool.h"
 
 namespace smarthost::app {
+namespace {
+
+boost::asio::awaitable<queue::CommitResult> commit(queue::SpoolWriter& writer, mail::Envelope envelope) {
+  co_return co_await writer.commit(envelope);
+}
+
+}  // namespace
 
 OfflineResult spool_offline(const conf::Config& config, const std::string& sender,
                             const std::vector<std::string>& recipients, const std::string& content) {
@@ -54,9 +61,7 @@ OfflineResult spool_offline(const conf::Config& config, const std::string& sende
   }
 
   boost::asio::io_context io;
-  auto future = boost::asio::co_spawn(
-      io, [&]() -> boost::asio::awaitable<queue::CommitResult> { co_return co_await writer->commit(envelope); },
-      boost::asio::use_future);
+  auto future = boost::asio::co_spawn(io, commit(*writer, envelope), boost::asio::use_future);
   io.run();
   auto commit = future.get();
   if (commit.error) {

@@ -194,12 +194,16 @@ std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
 }
 
 asio::awaitable<std::error_code> FsSpool::apply(SpoolChange change) {
-  auto executor = co_await asio::this_coro::executor;
-  co_return co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(
-      [this, &change, executor](auto handler) {
-        group_.submit(std::move(change), executor, GroupCommit::Completion(std::move(handler)));
-      },
-      asio::use_awaitable);
+  asio::any_io_executor executor = co_await asio::this_coro::executor;
+  // The initiation captures references only: GCC 12 destroys temporaries of a co_await expression twice, and a
+  // captured executor copy (a strand) destroyed twice frees the strand while it still runs handlers.
+  auto initiation = [this, &change, &executor](auto handler) {
+    group_.submit(std::move(change), executor, GroupCommit::Completion(std::move(handler)));
+  };
+  std::error_code error =
+      co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(initiation,
+                                                                                          asio::use_awaitable);
+  co_return error;
 }
 
 void FsSpool::set_commit_listener(std::function<void(const StoredMessage&)> listener) {

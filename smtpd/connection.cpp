@@ -394,6 +394,10 @@ asio::awaitable<void> run_tls(Socket& socket, const std::shared_ptr<Conn>& c, bo
   } else {
     co_await command_loop(tls, *c, false);
   }
+  // Say close_notify so the client sees a clean end, but do not wait long for its answer.
+  c->deadline = Clock::now() + std::chrono::seconds(2);
+  c->timed_out = true;  // a watchdog expiry now closes at once instead of answering 421
+  co_await tls.async_shutdown(nothrow);
 }
 
 template <class Socket>

@@ -124,10 +124,15 @@ DeliveryResult FileTransport::write_files(const OutboundMessage& m) const {
   return result;
 }
 
+boost::asio::awaitable<DeliveryResult> FileTransport::write_on_worker(OutboundMessage message) const {
+  co_return write_files(message);
+}
+
 boost::asio::awaitable<DeliveryResult> FileTransport::deliver(const OutboundMessage& message) {
-  co_return co_await boost::asio::co_spawn(
-      file_workers(), [this, &message]() -> boost::asio::awaitable<DeliveryResult> { co_return write_files(message); },
-      boost::asio::use_awaitable);
+  // A coroutine function, not a lambda: GCC 12 destroys lambda captures of co_spawn'ed coroutines twice.
+  DeliveryResult result =
+      co_await boost::asio::co_spawn(file_workers(), write_on_worker(message), boost::asio::use_awaitable);
+  co_return result;
 }
 
 }  // namespace smarthost::upstream

@@ -19,6 +19,7 @@ class FileTransport final : public Transport {
 
  private:
   DeliveryResult write_files(const OutboundMessage& message) const;
+  boost::asio::awaitable<DeliveryResult> write_on_worker(OutboundMessage message) const;
   std::string name_;
   conf::FileConfig config_;
 };

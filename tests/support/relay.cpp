@@ -88,10 +88,11 @@ std::vector<std::filesystem::path> Relay::delivered(const std::string& ext) cons
 bool Relay::wait_delivered(size_t n, std::chrono::milliseconds timeout) const {
   auto deadline = std::chrono::steady_clock::now() + timeout;
   while (std::chrono::steady_clock::now() < deadline) {
-    if (delivered().size() >= n) return true;
+    // The .json sidecar is written after the .eml: a message counts once both are there.
+    if (delivered().size() >= n && delivered(".json").size() >= n) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  return delivered().size() >= n;
+  return delivered().size() >= n && delivered(".json").size() >= n;
 }
 
 }  // namespace smarthost::test

@@ -2,6 +2,7 @@
 #include "tests/support/smtp_wire.h"
 
 #include <arpa/inet.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -40,6 +41,11 @@ bool SmtpWire::send(std::string_view bytes) {
   while (!bytes.empty()) {
     long n = ssl_ ? SSL_write(ssl_, bytes.data(), static_cast<int>(bytes.size()))
                   : ::send(fd_, bytes.data(), bytes.size(), MSG_NOSIGNAL);
+    if (n <= 0 && ssl_ && SSL_get_error(ssl_, static_cast<int>(n)) == SSL_ERROR_WANT_WRITE) {
+      pollfd p{fd_, POLLOUT, 0};
+      if (::poll(&p, 1, 5000) <= 0) return false;
+      continue;
+    }
     if (n <= 0) return false;
     bytes.remove_prefix(static_cast<size_t>(n));
   }
@@ -47,10 +53,24 @@ bool SmtpWire::send(std::string_view bytes) {
 }
 
 long SmtpWire::read_some(char* buf, size_t len, std::chrono::milliseconds timeout) {
-  if (ssl_ && SSL_pending(ssl_) > 0) return SSL_read(ssl_, buf, static_cast<int>(len));
-  pollfd p{fd_, POLLIN, 0};
-  if (::poll(&p, 1, static_cast<int>(timeout.count())) <= 0) return -2;
-  return ssl_ ? SSL_read(ssl_, buf, static_cast<int>(len)) : ::recv(fd_, buf, len, 0);
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (;;) {
+    if (ssl_) {
+      // The socket is non-blocking under TLS: records that carry no data (session tickets) must not block us.
+      int n = SSL_read(ssl_, buf, static_cast<int>(len));
+      if (n > 0) return n;
+      int err = SSL_get_error(ssl_, n);
+      if (err == SSL_ERROR_ZERO_RETURN) return 0;
+      if (err != SSL_ERROR_WANT_READ && err != SSL_ERROR_WANT_WRITE) return -1;
+    }
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return -2;
+    pollfd p{fd_, POLLIN, 0};
+    int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    if (ready < 0) return -1;
+    if (ready == 0) return -2;
+    if (!ssl_) return ::recv(fd_, buf, len, 0);
+  }
 }
 
 std::string SmtpWire::reply(std::chrono::milliseconds timeout) {
@@ -93,7 +113,9 @@ bool SmtpWire::start_tls() {
   ssl_ = SSL_new(ctx_);
   SSL_set_fd(ssl_, fd_);
   buf_.clear();
-  return SSL_connect(ssl_) == 1;
+  bool ok = SSL_connect(ssl_) == 1;
+  ::fcntl(fd_, F_SETFL, ::fcntl(fd_, F_GETFL) | O_NONBLOCK);
+  return ok;
 }
 
 std::string SmtpWire::drain(std::chrono::milliseconds timeout) {

@@ -27,6 +27,11 @@ std::filesystem::path TempDir::write(std::string_view name, std::string_view con
   return p;
 }
 
+void TempDir::write_to(const std::filesystem::path& path, std::string_view content) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(content.data(), static_cast<std::streamsize>(content.size()));
+}
+
 std::string read_file(const std::filesystem::path& path) {
   std::ifstream in(path, std::ios::binary);
   std::ostringstream s;

@@ -17,6 +17,8 @@ class TempDir {
   const std::filesystem::path& path() const { return path_; }
   // Writes `content` to path()/name (creating parent directories) and returns the full path.
   std::filesystem::path write(std::string_view name, std::string_view content) const;
+  // Writes `content` to `path` (replacing it).
+  static void write_to(const std::filesystem::path& path, std::string_view content);
 
  private:
   std::filesystem::path path_;

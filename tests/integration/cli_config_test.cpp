@@ -1,0 +1,124 @@
+// The command line as a user meets it: check-config on every shipped example, the three-error typo config,
+// --print masking secrets, version and help, and the exit codes (0 ok, 1 config error, 2 usage error).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <regex>
+
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace fs = std::filesystem;
+using smarthost::test::run;
+using smarthost::test::smarthost_bin;
+using smarthost::test::source_dir;
+using smarthost::test::TempDir;
+
+namespace {
+
+// Environment for the examples: no overlay, and the secret files they name provided in a temp dir.
+std::map<std::string, std::string> example_env(const TempDir& secrets, const std::string& text) {
+  static const std::regex kRef(R"(\$\{(CREDENTIALS_DIRECTORY|SMARTHOST_SECRETS)[^}]*\}/([A-Za-z0-9_.-]+))");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), kRef); it != std::sregex_iterator(); ++it) {
+    auto p = secrets.write((*it)[2].str(), "secret-from-file\n");
+    fs::permissions(p, fs::perms::owner_read | fs::perms::owner_write);
+  }
+  return {{"CREDENTIALS_DIRECTORY", secrets.path().string()},
+          {"SMARTHOST_SECRETS", secrets.path().string()},
+          {"SMARTHOST_ENV", ""}};
+}
+
+}  // namespace
+
+TEST(CliConfig, EveryShippedExampleChecksOut) {
+  std::vector<fs::path> files{source_dir() / "conf" / "smarthost.toml"};
+  for (const auto& e : fs::recursive_directory_iterator(source_dir() / "conf" / "examples"))
+    if (e.path().extension() == ".toml") files.push_back(e.path());
+  ASSERT_GE(files.size(), 19u);
+  for (const auto& f : files) {
+    TempDir secrets;
+    auto r = run({smarthost_bin().string(), "check-config", "--config", f.string()}, "", std::chrono::seconds(20),
+                 example_env(secrets, smarthost::test::read_file(f)));
+    EXPECT_EQ(r.exit_code, 0) << f << "\n" << r.out << r.err;
+    EXPECT_NE(r.out.find(": ok ("), std::string::npos) << r.out;
+  }
+}
+
+TEST(CliConfig, TypoWrongTypeAndUnknownProviderGiveThreePositionedErrors) {
+  TempDir dir;
+  auto file = dir.write("bad.toml",
+                        "provider = \"sendgird\"\n"
+                        "\n"
+                        "[config]\n"
+                        "api_key = \"SG.x\"\n"
+                        "\n"
+                        "[options]\n"
+                        "rate_limt = 100\n"
+                        "timeout = \"soon\"\n");
+  auto r = run({smarthost_bin().string(), "check-config", "--config", file.string()});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  std::regex positioned(file.string() + R"(:\d+:\d+: )");
+  int count = 0;
+  std::istringstream lines(r.err);
+  for (std::string line; std::getline(lines, line);)
+    if (std::regex_search(line, positioned)) ++count;
+  EXPECT_EQ(count, 3) << r.err;
+  EXPECT_NE(r.err.find("did you mean 'rate_limit'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("sendgird"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("timeout"), std::string::npos) << r.err;
+}
+
+TEST(CliConfig, PrintShowsDefaultsAndMasksSecrets) {
+  TempDir dir;
+  auto file = dir.write("s.toml",
+                        "provider = \"smtp\"\n[config]\nhost = \"smtp.example.com\"\nusername = \"u\"\n"
+                        "password = \"hunter2-very-secret\"\n");
+  auto r = run({smarthost_bin().string(), "check-config", "--print", "--config", file.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find("hunter2-very-secret"), std::string::npos);
+  EXPECT_NE(r.out.find("***"), std::string::npos);
+  EXPECT_NE(r.out.find("max_message_size"), std::string::npos) << "defaults are filled in";
+  // The printed configuration loads again.
+  auto printed = dir.write("printed.toml", r.out);
+  auto again = run({smarthost_bin().string(), "check-config", "--config", printed.string()});
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+}
+
+TEST(CliConfig, SecretsNeverReachTheLog) {
+  TempDir dir;
+  auto file = dir.write("s.toml",
+                        "provider = \"smtp\"\n[config]\nhost = \"127.0.0.1\"\nport = 1\nusername = \"u\"\n"
+                        "password = \"hunter2-very-secret\"\ndebug_level = 2\n"
+                        "[server]\nlisten = [\"127.0.0.1:0\"]\n[queue]\ndir = \"" +
+                            (dir.path() / "q").string() + "\"\n");
+  auto r = run({smarthost_bin().string(), "check-config", "--config", file.string(), "--log-level", "trace"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ((r.out + r.err).find("hunter2-very-secret"), std::string::npos);
+}
+
+TEST(CliConfig, VersionHelpAndUsageErrors) {
+  auto v = run({smarthost_bin().string(), "version"});
+  EXPECT_EQ(v.exit_code, 0);
+  EXPECT_NE(v.out.find("smarthost "), std::string::npos);
+  auto h = run({smarthost_bin().string(), "help"});
+  EXPECT_EQ(h.exit_code, 0);
+  for (const char* cmd : {"serve", "check-config", "sendmail", "version"})
+    EXPECT_NE(h.out.find(cmd), std::string::npos) << cmd;
+  auto ch = run({smarthost_bin().string(), "check-config", "--help"});
+  EXPECT_EQ(ch.exit_code, 0);
+  EXPECT_NE(ch.out.find("--print"), std::string::npos);
+  EXPECT_EQ(run({smarthost_bin().string(), "no-such-command"}).exit_code, 2);
+  EXPECT_EQ(run({smarthost_bin().string(), "check-config", "--bogus"}).exit_code, 2);
+  EXPECT_EQ(run({smarthost_bin().string(), "--config"}).exit_code, 2);
+  EXPECT_EQ(run({smarthost_bin().string(), "check-config", "--config", "/nonexistent/x.toml"}).exit_code, 1);
+}
+
+TEST(CliConfig, GuideJsonExampleLoadsVerbatim) {
+  TempDir dir;
+  auto file = dir.write("guide.json",
+                        "{\n\t\"provider\": \"sendgrid\",\n\t\"config\": {\n\t\t// the key\n\t\t\"api_key\": "
+                        "\"SG.your-api-key\",\n\t\t\"from_email\": \"noreply@yourdomain.com\",\n\t\t\"from_name\": "
+                        "\"Your Service\"\n\t}\n}\n");
+  auto r = run({smarthost_bin().string(), "check-config", "--config", file.string()});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
