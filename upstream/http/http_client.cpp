@@ -5,7 +5,6 @@
 #include "upstream/http/http_client.h"
 
 #include <curl/curl.h>
-#include <zlib.h>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/async_result.hpp>
@@ -25,6 +24,8 @@
 #include <mutex>
 #include <stdexcept>
 #include <unordered_map>
+
+#include "upstream/http/gzip.h"
 
 namespace smarthost::upstream::http {
 
@@ -150,22 +151,6 @@ RateLimitInfo parse_rate_limit(const HeaderList& headers, std::chrono::system_cl
   }
   if (!info.retry_after && info.reset && info.remaining && *info.remaining <= 0) info.retry_after = info.reset;
   return info;
-}
-
-std::string gzip_compress(std::string_view data) {
-  z_stream stream{};
-  if (deflateInit2(&stream, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK) return {};
-  std::string out;
-  out.resize(deflateBound(&stream, static_cast<uLong>(data.size())));
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  stream.next_out = reinterpret_cast<Bytef*>(out.data());
-  stream.avail_out = static_cast<uInt>(out.size());
-  int rc = deflate(&stream, Z_FINISH);
-  out.resize(stream.total_out);
-  deflateEnd(&stream);
-  if (rc != Z_STREAM_END) return {};
-  return out;
 }
 
 // One request in flight: its easy handle and what has arrived so far.

@@ -73,9 +73,6 @@ struct HttpClientSettings {
 // seconds from now when small) from response headers. Pure; `now` is injected.
 RateLimitInfo parse_rate_limit(const HeaderList& lower_case_headers, std::chrono::system_clock::time_point now);
 
-// gzip-compresses `data` (RFC 1952). Empty on failure.
-std::string gzip_compress(std::string_view data);
-
 // True when `value` holds no CR, LF or NUL, so it is safe in a header field or JSON string destined for one.
 bool is_header_safe(std::string_view value);
 

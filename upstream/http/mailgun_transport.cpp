@@ -3,6 +3,7 @@
 
 #include <openssl/rand.h>
 
+#include <algorithm>
 #include <stdexcept>
 
 #include "upstream/http/outbound_content.h"
@@ -92,21 +93,27 @@ DeliveryPlan MailgunTransport::plan(const OutboundMessage& message, const std::s
   std::string boundary = random_boundary();
   while (raw.find(boundary) != std::string::npos) boundary = random_boundary();
 
-  std::vector<std::size_t> sendable;
+  // Each address once (case-insensitive): a repeated envelope address shares the first one's answer.
+  std::vector<std::pair<std::string, std::vector<std::size_t>>> sendable;
   for (std::size_t i = 0; i < message.envelope.recipients.size(); ++i) {
     const auto& address = message.envelope.recipients[i].address;
-    if (!is_header_safe(address) || address.find(',') != std::string::npos)
+    if (!is_header_safe(address) || address.find(',') != std::string::npos) {
       plan.refused.emplace_back(i, "recipient address refused: it contains CR, LF, NUL or ','");
+      continue;
+    }
+    auto same = std::find_if(sendable.begin(), sendable.end(), [&](const auto& s) { return iequals(s.first, address); });
+    if (same != sendable.end())
+      same->second.push_back(i);
     else
-      sendable.push_back(i);
+      sendable.push_back({address, {i}});
   }
   for (std::size_t start = 0; start < sendable.size(); start += limits_.max_recipients_per_call) {
     std::size_t end = std::min(sendable.size(), start + limits_.max_recipients_per_call);
     std::vector<std::pair<std::string, std::string>> fields;
     std::vector<std::size_t> unit;
     for (std::size_t k = start; k < end; ++k) {
-      fields.emplace_back("to", message.envelope.recipients[sendable[k]].address);
-      unit.push_back(sendable[k]);
+      fields.emplace_back("to", sendable[k].first);
+      unit.insert(unit.end(), sendable[k].second.begin(), sendable[k].second.end());
     }
     fields.insert(fields.end(), options_fields_.begin(), options_fields_.end());
     PlannedCall call;

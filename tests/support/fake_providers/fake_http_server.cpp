@@ -2,7 +2,6 @@
 // Requests are read whole (bodies up to 128 MB), recorded, handed to the responder and answered in order.
 #include "tests/support/fake_providers/fake_http_server.h"
 
-#include <zlib.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -25,6 +24,8 @@
 #include <strings.h>
 #include <thread>
 
+#include "upstream/http/gzip.h"
+
 namespace smarthost::test {
 
 namespace asio = boost::asio;
@@ -39,24 +40,7 @@ std::string HttpExchange::header(std::string_view name) const {
   return {};
 }
 
-std::string gunzip(std::string_view data) {
-  z_stream stream{};
-  if (inflateInit2(&stream, 15 + 32) != Z_OK) return {};
-  std::string out;
-  char buffer[65536];
-  stream.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-  stream.avail_in = static_cast<uInt>(data.size());
-  int rc = Z_OK;
-  while (rc == Z_OK) {
-    stream.next_out = reinterpret_cast<Bytef*>(buffer);
-    stream.avail_out = sizeof buffer;
-    rc = inflate(&stream, Z_NO_FLUSH);
-    out.append(buffer, sizeof buffer - stream.avail_out);
-    if (rc == Z_BUF_ERROR && stream.avail_in == 0) break;
-  }
-  inflateEnd(&stream);
-  return rc == Z_STREAM_END ? out : std::string();
-}
+std::string gunzip(std::string_view data) { return upstream::http::gzip_decompress(data).value_or(std::string()); }
 
 struct FakeHttpServer::State {
   Responder responder;

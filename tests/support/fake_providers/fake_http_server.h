@@ -62,7 +62,7 @@ class FakeHttpServer {
   std::shared_ptr<State> state_;
 };
 
-// gzip / zlib / raw inflate (auto-detected header). Empty on failure.
+// Inflates a gzip stream (upstream/http/gzip.h). Empty on failure.
 std::string gunzip(std::string_view data);
 
 }  // namespace smarthost::test

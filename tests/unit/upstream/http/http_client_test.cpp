@@ -1,6 +1,7 @@
 // Tests of the libcurl-on-Asio HTTP client against a local Beast server: answers, keep-alive reuse, concurrency,
 // timeouts, dropped connections, response caps, gzip bodies, header injection, rate-limit headers and TLS checks.
 #include "upstream/http/http_client.h"
+#include "upstream/http/gzip.h"
 
 #include <gtest/gtest.h>
 
@@ -294,6 +295,11 @@ TEST(Gzip, RoundTrips) {
   EXPECT_LT(packed.size(), text.size() / 4);
   EXPECT_EQ(static_cast<unsigned char>(packed[0]), 0x1f);
   EXPECT_EQ(test::gunzip(packed), text);
+  EXPECT_EQ(gzip_decompress(packed), text);
+  EXPECT_FALSE(gzip_decompress(packed.substr(0, packed.size() / 2)).has_value()) << "truncated";
+  EXPECT_FALSE(gzip_decompress("not gzip at all").has_value());
+  EXPECT_FALSE(gzip_decompress(packed, 100).has_value()) << "over the cap";
+  EXPECT_EQ(gzip_decompress(gzip_compress("")), "");
 }
 
 // A self-signed certificate for 127.0.0.1, made with the openssl tool in the test's directory.

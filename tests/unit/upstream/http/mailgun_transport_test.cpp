@@ -67,6 +67,16 @@ TEST_F(MailgunTransportTest, SendsTheRawMessageToEveryEnvelopeRecipient) {
             "X-Campaign: spring\r\n\r\nBody line.\r\n");
 }
 
+TEST_F(MailgunTransportTest, EachAddressOnce) {
+  auto transport = make(test::upstream_for(fake_));
+  auto result = h_.deliver(transport, h_.spool(kMessage, {"bob@example.net", "BOB@example.net", "carol@example.net"}));
+  EXPECT_EQ(result.outcome, Outcome::delivered);
+  ASSERT_EQ(result.recipients.size(), 3u);
+  EXPECT_EQ(result.recipients[1].outcome, Outcome::delivered);
+  EXPECT_EQ(test::form_values(fake_.records().at(0), "to"),
+            (std::vector<std::string>{"bob@example.net", "carol@example.net"}));
+}
+
 TEST_F(MailgunTransportTest, TestModeAddsTestmode) {
   conf::TestModeConfig tm;
   tm.enabled = true;
