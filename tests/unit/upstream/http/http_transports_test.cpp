@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/unit/upstream/http/self_signed.h"
 #include "tests/unit/upstream/http/transport_harness.h"
 
 namespace smarthost::upstream::http {
@@ -24,6 +25,32 @@ TEST(MakeHttpTransport, BuildsEveryHttpProvider) {
     EXPECT_EQ(result.outcome, Outcome::delivered) << test::to_string(kind) << ": " << result.reply;
     EXPECT_EQ(test::problems_of(fake), "") << test::to_string(kind);
   }
+}
+
+TEST(MakeHttpTransport, FollowsTheSecurityTlsSettings) {
+  test::SelfSigned certificate;
+  test::FakeProvider fake(test::FakeKind::postmark, {}, 0, &certificate.files);
+  ASSERT_TRUE(fake.base_url().starts_with("https://"));
+  test::TransportHarness h;
+  auto message = h.spool("From: a@example.com\r\nTo: b@example.net\r\nSubject: s\r\n\r\nhi\r\n", {"b@example.net"});
+
+  conf::Config trusting;
+  trusting.security.ca_file = certificate.files.certificate_file;
+  auto with_ca = make_http_transport(test::upstream_for(fake), trusting, h.io.get_executor());
+  EXPECT_EQ(h.deliver(*with_ca, message).outcome, Outcome::delivered);
+
+  conf::Config strict;  // verify_certificates = true, system store only: the self-signed certificate is unknown
+  auto without_ca = make_http_transport(test::upstream_for(fake), strict, h.io.get_executor());
+  auto refused = h.deliver(*without_ca, message);
+  EXPECT_EQ(refused.outcome, Outcome::temporary);
+  EXPECT_TRUE(refused.upstream_unhealthy);
+  EXPECT_TRUE(refused.reply.starts_with("no answer")) << refused.reply;
+
+  conf::Config lax;
+  lax.security.verify_certificates = false;
+  auto unverified = make_http_transport(test::upstream_for(fake), lax, h.io.get_executor());
+  EXPECT_EQ(h.deliver(*unverified, message).outcome, Outcome::delivered);
+  EXPECT_EQ(fake.request_count(), 2u);
 }
 
 TEST(MakeHttpTransport, RefusesOtherProvidersAndBrokenConfigs) {
