@@ -144,7 +144,11 @@ boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> HttpTransport::run_
       answers.emplace_back(units, *stopped);
       continue;
     }
-    auto pending = client_->request(call.request);
+    // The body is handed over, not copied (it can be tens of megabytes); the rest stays for read_answer.
+    std::string body = std::move(call.request.body);
+    HttpRequest request = call.request;
+    request.body = std::move(body);
+    auto pending = client_->request(std::move(request));
     HttpResponse response = co_await std::move(pending);
     auto read = read_answer(call, response);
     if (read.empty()) read.push_back(UnitAnswer{classify_http(kind_, response.status, classification_text(response)),

@@ -81,6 +81,7 @@ class HttpTransport : public Transport {
 
   // Runs the calls in order; after a call that fails, the calls after it are not made (their units get the same
   // outcome, or "temporary" after a permanent failure, since that failure may be about one part only).
+  // Each call's request body is moved out when it is sent.
   boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> run_calls(std::vector<PlannedCall>& calls);
 
   // A standard request: URL, timeout, response cap and gzip as configured.
