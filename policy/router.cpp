@@ -198,6 +198,7 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
       }
       ++k;
       if (rr.reply.empty()) rr.reply = r.reply;
+      rr.upstream = s.members[pick].transport->name();
       results[i] = rr;
       if (rr.outcome == Outcome::delivered || rr.outcome == Outcome::permanent) {
         open[i] = false;

@@ -315,11 +315,14 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     }
   }
 
+  // `upstream` names the upstream that answered, when the transport (a router) says; else the transport's name.
   void log_outcome(const StoredMessage& message, std::string_view recipient, std::string_view status,
-                   std::string_view result, std::string_view reply, TimePoint now) const {
+                   std::string_view result, std::string_view reply, TimePoint now,
+                   std::string_view upstream = {}) const {
     double delay = std::chrono::duration<double>(now - message.envelope.received_at).count();
     spdlog::info("qid={} rcpt={} upstream={} status={} delay={:.2f}s result={} attempts={} reply=\"{}\"", message.id,
-                 recipient, transport.name(), status, delay, result, message.attempts, log_text(reply));
+                 recipient, upstream.empty() ? std::string_view(transport.name()) : upstream, status, delay, result,
+                 message.attempts, log_text(reply));
   }
 
   // Applies one attempt's results to the message, bounces what failed, and records the new state durably.
@@ -355,14 +358,15 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
         ++delivered_count;
       } else if (outcome.outcome == Outcome::permanent) {
         recipient->state = mail::RecipientState::failed;
-        failures.push_back(Failure{recipient->address, outcome.reply, false, transport.name()});
+        failures.push_back(Failure{recipient->address, outcome.reply, false,
+                                   outcome.upstream.empty() ? transport.name() : outcome.upstream});
         verdict = "failed";
       } else {
         // temporary, and upstream_refused: another upstream (routing above) or a later attempt may take it.
         if (temporary_reply.empty()) temporary_reply = outcome.reply;
         ++deferred_count;
       }
-      log_outcome(message, recipient->address, status, verdict, outcome.reply, now);
+      log_outcome(message, recipient->address, status, verdict, outcome.reply, now, outcome.upstream);
     }
 
     if (message.has_pending()) {

@@ -29,6 +29,7 @@ struct RecipientResult {
   std::string address;
   Outcome outcome = Outcome::temporary;
   std::string reply;  // e.g. "550 5.1.1 no such user" or "HTTP 400: 'to' parameter is not a valid address"
+  std::string upstream;  // the upstream that gave this answer, when a router chose among several
 };
 
 struct DeliveryResult {
