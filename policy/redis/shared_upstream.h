@@ -55,6 +55,7 @@ class SharedUpstream final : public FleetUpstream, public std::enable_shared_fro
   void on_circuit(BreakerState state, SteadyTime reopens_at) override;
   FleetView view() const override;
 
+  const std::string& name() const { return settings_.name; }
   // The most slots one lease takes (the per-instance slack of the bound above); 0 when unlimited.
   size_t batch() const { return batch_; }
   bool limited() const { return rate_ > 0; }
