@@ -89,7 +89,9 @@ std::vector<AlertNotice> AlertRules::evaluate(const AlertInputs& in, std::chrono
       if (a.announced) {
         a.announced = false;
         a.last_notice = now;
-        notice(it->first, a, AlertState::resolved, "resolved: " + a.summary);
+        auto lasted = std::chrono::duration_cast<std::chrono::seconds>(now - a.since);
+        notice(it->first, a, AlertState::resolved,
+               "recovered after " + format_duration(lasted) + " (was: " + a.summary + ")");
       }
     }
     // Forget quiet alerts once their cooldown is over, so that the map stays small.

@@ -16,7 +16,7 @@ namespace smarthost::ops {
 class SlidingWindow {
  public:
   using TimePoint = std::chrono::steady_clock::time_point;
-  static constexpr size_t kLatencyBuckets = 48;  // 1 ms to ~45 min, each 25% wider than the one before
+  static constexpr size_t kLatencyBuckets = 64;  // 1 ms to ~21 min, each 25% wider than the one before
 
   explicit SlidingWindow(std::chrono::seconds span = std::chrono::seconds(300), size_t slots = 30);
 

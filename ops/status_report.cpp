@@ -7,6 +7,8 @@
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <cmath>
+
 #include "ops/logging.h"
 
 namespace smarthost::ops {
@@ -49,7 +51,7 @@ std::string status_json(const RelaySnapshot& s) {
                       {"attempts", s.window.attempts},
                       {"errors", s.window.errors},
                       {"error_rate", s.window.error_rate}};
-  if (s.window.p95_ms) window["p95_ms"] = *s.window.p95_ms;
+  if (s.window.p95_ms) window["p95_ms"] = std::llround(*s.window.p95_ms);
   o["window"] = std::move(window);
 
   json::array upstreams;
@@ -64,7 +66,7 @@ std::string status_json(const RelaySnapshot& s) {
       j["tokens"] = u.limiter.tokens;
     }
     if (u.limiter.paused_seconds > 0) j["paused_seconds"] = u.limiter.paused_seconds;
-    if (u.latency_ms) j["latency_ms"] = *u.latency_ms;
+    if (u.latency_ms) j["latency_ms"] = std::llround(*u.latency_ms);
     j["in_flight"] = u.in_flight;
     j["waiting"] = u.waiting;
     j["attempts"] = u.attempts;
