@@ -90,9 +90,13 @@ std::string check_dsn(const FakeMessage& bounce, const std::string& failed, cons
   EXPECT_NE(d.find("Status: " + status), std::string::npos) << d;
   EXPECT_NE(d.find("Subject: policy test"), std::string::npos) << "the original headers come back\n" << d;
   EXPECT_EQ(bounce.rcpts.size(), 1u);
-  if (!bounce.rcpts.empty()) EXPECT_NE(bounce.rcpts[0].find("<app@example.com>"), std::string::npos);
+  if (!bounce.rcpts.empty()) {
+    EXPECT_NE(bounce.rcpts[0].find("<app@example.com>"), std::string::npos);
+  }
   auto at = d.find("Content-Type: message/delivery-status");
-  return at == std::string::npos ? "" : d.substr(at);
+  if (at == std::string::npos) return "";
+  auto end = d.find("\r\n--", at);  // the next MIME boundary
+  return d.substr(at, end == std::string::npos ? std::string::npos : end - at);
 }
 
 TEST_F(QueueDelivery, TemporaryFailureIsRetriedThenDelivered) {
