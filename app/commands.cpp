@@ -84,6 +84,17 @@ const std::vector<Command>& commands() {
        "Exit status: 0 delivered, 1 refused or failed for good, 2 usage, 75 not delivered within the timeout\n"
        "(default 60 s) or no relay running.\n",
        run_send_test},
+      {"status", "show the running relay: upstreams, queue, alerts and the last errors",
+       "Usage: smarthost status [--json] [--url URL]\n\n"
+       "Asks the running relay for /status on its operations endpoint (metrics.listen, default\n"
+       "127.0.0.1:9325) and prints a table: each upstream with its state, circuit, rate, latency and health\n"
+       "check, then the queue, the traffic, the alerts firing and the last delivery errors.\n"
+       "  --json      print the JSON answer as it came\n"
+       "  --url URL   ask this base URL instead (e.g. http://10.0.0.5:9325)\n"
+       "The same endpoint serves /metrics (Prometheus), /healthz and /readyz.\n"
+       "Exit status: 0 the relay is ready, 1 it answered but is not ready (or a configuration error),\n"
+       "75 no relay answered.\n",
+       run_status},
       {"version", "print the version", "Usage: smarthost version\n", run_version},
       {"help", "list the commands, or `help COMMAND` for one", "Usage: smarthost help [COMMAND]\n", nullptr},
   };

@@ -13,5 +13,6 @@ int run_passwd(const Invocation&);
 int run_queue(const Invocation&);
 int run_validate(const Invocation&);
 int run_send_test(const Invocation&);
+int run_status(const Invocation&);
 
 }  // namespace smarthost::app

@@ -25,6 +25,7 @@
 #include "app/spool_sink.h"
 #include "conf/loader.h"
 #include "ops/logging.h"
+#include "ops/monitoring.h"
 #include "policy/access_policy.h"
 #include "policy/memory_cache.h"
 #include "policy/redis/fleet.h"
@@ -188,6 +189,9 @@ struct Relay::Parts {
   SystemdNotifier notifier;
   asio::steady_timer watchdog;
   bool stopping = false;
+  // ops/: counts every delivery and refusal; serves metrics.listen, runs health checks and alerts.
+  std::shared_ptr<ops::Recorder> recorder = std::make_shared<ops::Recorder>();
+  std::unique_ptr<ops::Monitoring> monitoring;  // declared last: it goes first, while what it watches is alive
 
   std::shared_ptr<policy::AccessPolicy> make_access(const conf::Config& c);
   void ping_watchdog();
@@ -214,7 +218,8 @@ Relay::Relay(std::shared_ptr<const conf::Config> config) : parts_(std::make_uniq
     p.fleet->start();
   }
   p.route = std::make_unique<RouteSwitch>(
-      build_route(c, p.io.get_executor(), p.fleet ? p.fleet->upstreams() : std::vector<std::shared_ptr<policy::FleetUpstream>>{}));
+      build_route(c, p.io.get_executor(), p.fleet ? p.fleet->upstreams() : std::vector<std::shared_ptr<policy::FleetUpstream>>{},
+                  p.recorder));
   upstream::Transport* delivery = p.route.get();
 
   queue::SchedulerSettings settings;
@@ -243,8 +248,22 @@ Relay::Relay(std::shared_ptr<const conf::Config> config) : parts_(std::make_uniq
                                                  std::filesystem::path(c.queue.dir) / "admin.sock");
   p.tls = smtpd::make_server_tls_context(c.security);
   auto options = server_options(c, p.tls != nullptr, p.hostname);
-  options.policy = p.access;
+  options.policy = p.recorder->observe(std::shared_ptr<smtpd::SessionPolicy>(p.access));
   p.server = std::make_unique<smtpd::Server>(p.io, std::move(options), *p.first_access, *p.sink, p.tls);
+
+  // Operations: what the HTTP endpoints, health checks and alerts see of this relay (always its current parts).
+  ops::RelayView view;
+  view.config = [&p] { return p.config(); };
+  view.server_stats = [&p] { return p.server->stats(); };
+  view.listeners = [&p] { return p.server->endpoints(); };
+  view.queued = [&p] { return p.scheduler->queued(); };
+  view.delivering = [&p] { return p.scheduler->delivering(); };
+  view.scheduler_stats = [&p] { return p.scheduler->stats(); };
+  view.queue_list = [&p](std::error_code& error) { return p.scheduler->list(error); };
+  view.upstreams = [&p] { return p.route->router()->snapshot(); };
+  view.set_healthy = [&p](size_t index, bool healthy) { p.route->router()->set_healthy(index, healthy); };
+  view.alert_transport = [&p]() -> upstream::Transport* { return p.route.get(); };
+  p.monitoring = std::make_unique<ops::Monitoring>(p.io, std::move(view), p.recorder, p.hostname);
 }
 
 std::shared_ptr<policy::AccessPolicy> Relay::Parts::make_access(const conf::Config& c) {
@@ -267,6 +286,7 @@ std::vector<std::string> Relay::banner() const {
   lines.push_back("queue: " + std::filesystem::absolute(c.queue.dir).lexically_normal().string() + " (" +
                   std::to_string(p.scheduler->queued()) + " messages waiting)");
   for (const auto& u : c.upstreams) lines.push_back("delivering through " + describe(u));
+  for (auto& line : p.monitoring->banner()) lines.push_back(std::move(line));
   if (c.test_mode.enabled) {
     lines.push_back("TEST MODE IS ON: " +
                     (c.test_mode.test_email.empty() ? std::string("") : "every recipient becomes " + c.test_mode.test_email + "; ") +
@@ -295,6 +315,7 @@ void Relay::Parts::shutdown() {
   spdlog::info("shutting down: no new connections; open sessions may finish for up to {}s, then get 421 4.3.2",
                drain.count());
   notifier.notify("STOPPING=1\nSTATUS=draining " + std::to_string(server->connections()) + " SMTP sessions");
+  monitoring->set_draining();
   server->stop(drain);
   admin->stop();
   auto timer = std::make_shared<asio::steady_timer>(io);
@@ -337,11 +358,12 @@ void Relay::Parts::reload() {
   }
   try {
     auto next_route = build_route(*next, io.get_executor(),
-                                  fleet ? fleet->upstreams_for(*next) : std::vector<std::shared_ptr<policy::FleetUpstream>>{});
+                                  fleet ? fleet->upstreams_for(*next) : std::vector<std::shared_ptr<policy::FleetUpstream>>{},
+                                  recorder);
     auto next_tls = smtpd::make_server_tls_context(next->security);
     auto next_access = make_access(*next);
     auto options = server_options(*next, next_tls != nullptr, hostname_of(*next));
-    options.policy = next_access;
+    options.policy = recorder->observe(std::shared_ptr<smtpd::SessionPolicy>(next_access));
     std::string error;
     if (!server->reconfigure(std::move(options), next_tls, error)) throw std::runtime_error(error);
     route->swap(std::move(next_route));
@@ -388,6 +410,7 @@ int Relay::run() {
                  ec.message());
   p.server->start();
   p.scheduler->start();
+  p.monitoring->start();
   for (const auto& line : banner()) spdlog::info("{}", line);
   p.signals.add(SIGTERM);
   p.signals.add(SIGINT);

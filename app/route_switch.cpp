@@ -9,10 +9,12 @@
 namespace smarthost::app {
 
 std::shared_ptr<Route> build_route(const conf::Config& config, boost::asio::any_io_executor executor,
-                                   std::vector<std::shared_ptr<policy::FleetUpstream>> fleet) {
+                                   std::vector<std::shared_ptr<policy::FleetUpstream>> fleet,
+                                   std::shared_ptr<ops::Recorder> recorder) {
   auto route = std::make_shared<Route>();
   std::vector<std::unique_ptr<upstream::Transport>> transports;
   for (const auto& u : config.upstreams) transports.push_back(upstream::make_transport(u, config, executor));
+  if (recorder) recorder->observe_all(transports);
   route->router = policy::Router::from_config(config, std::move(transports), policy::system_clock(), std::move(fleet));
   route->entry = route->router.get();
   if (config.test_mode.enabled) {

@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "conf/config.h"
+#include "ops/recorder.h"
 #include "policy/router.h"
 #include "policy/test_mode_transport.h"
 #include "upstream/transport.h"
@@ -26,8 +27,10 @@ struct Route {
 
 // Builds the route of `config`. Throws std::runtime_error for an upstream that cannot be built. `fleet` (fleet
 // mode, in config.upstreams order) shares the upstreams' limits, pauses and circuits with other instances.
+// `recorder` (ops/) wraps the transports so that metrics, alerts and health checks see every attempt.
 std::shared_ptr<Route> build_route(const conf::Config& config, boost::asio::any_io_executor executor,
-                                   std::vector<std::shared_ptr<policy::FleetUpstream>> fleet = {});
+                                   std::vector<std::shared_ptr<policy::FleetUpstream>> fleet = {},
+                                   std::shared_ptr<ops::Recorder> recorder = nullptr);
 
 class RouteSwitch final : public upstream::Transport {
  public:

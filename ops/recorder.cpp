@@ -133,11 +133,21 @@ void Recorder::observe_all(std::vector<std::unique_ptr<upstream::Transport>>& tr
     transports[i] = std::make_unique<ObservedTransport>(inner, shared_from_this());
   }
   std::lock_guard lock(mutex_);
-  targets_ = std::move(targets);
+  generations_.push_back(std::move(targets));
+  while (generations_.size() > kGenerations) generations_.pop_front();
 }
 
 std::unique_ptr<smtpd::SessionPolicy> Recorder::observe(smtpd::SessionPolicy& inner) {
   return std::make_unique<ObservedPolicy>(inner, shared_from_this());
+}
+
+std::shared_ptr<smtpd::SessionPolicy> Recorder::observe(std::shared_ptr<smtpd::SessionPolicy> inner) {
+  if (!inner) return nullptr;
+  auto wrapper = std::make_shared<ObservedPolicy>(*inner, shared_from_this());
+  // The wrapper and `inner` live and die together.
+  auto both = std::make_shared<std::pair<std::shared_ptr<smtpd::SessionPolicy>, std::shared_ptr<ObservedPolicy>>>(
+      std::move(inner), wrapper);
+  return std::shared_ptr<smtpd::SessionPolicy>(both, both->second.get());
 }
 
 UpstreamTally& Recorder::upstream(std::string_view name) {
@@ -160,7 +170,11 @@ std::vector<const UpstreamTally*> Recorder::upstreams() const {
 
 std::vector<ProbeTarget> Recorder::probe_targets() const {
   std::lock_guard lock(mutex_);
-  return targets_;
+  for (auto it = generations_.rbegin(); it != generations_.rend(); ++it) {
+    bool alive = std::all_of(it->begin(), it->end(), [](const ProbeTarget& t) { return !t.transport.expired(); });
+    if (alive) return *it;
+  }
+  return {};
 }
 
 void Recorder::record_delivery(std::string_view name, const upstream::OutboundMessage& message,

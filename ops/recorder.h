@@ -73,12 +73,16 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   using SteadyNow = std::function<std::chrono::steady_clock::time_point()>;
   explicit Recorder(SteadyNow now = {}, std::chrono::seconds window = std::chrono::seconds(300));
 
-  // Wraps each transport (in place, router order kept) so that every attempt is recorded, and makes them the
-  // health checks' probe targets (replacing earlier ones: call it again for transports rebuilt on a reload).
+  // Wraps each transport (in place, router order kept) so that every attempt is recorded, and offers them to the
+  // health checks as one generation of probe targets. Call it for every set of transports built (a reload builds
+  // a new set): the newest generation whose transports are all still alive is the one probed, so a set that was
+  // built and then thrown away (a refused reload) leaves the running one in place.
   void observe_all(std::vector<std::unique_ptr<upstream::Transport>>& transports);
   // A SessionPolicy that counts the refusals of `inner` by reason and otherwise answers as it does. `inner`
   // must outlive the returned policy.
   std::unique_ptr<smtpd::SessionPolicy> observe(smtpd::SessionPolicy& inner);
+  // The same, keeping `inner` alive as long as the returned policy.
+  std::shared_ptr<smtpd::SessionPolicy> observe(std::shared_ptr<smtpd::SessionPolicy> inner);
 
   // Records one attempt (what the wrappers call).
   void record_delivery(std::string_view upstream, const upstream::OutboundMessage& message,
@@ -88,6 +92,7 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   UpstreamTally& upstream(std::string_view name);
   // Every upstream tally seen so far, in first-seen order.
   std::vector<const UpstreamTally*> upstreams() const;
+  // The newest generation of targets whose transports are all alive; empty when none is.
   std::vector<ProbeTarget> probe_targets() const;
   uint64_t rejections(RejectReason reason) const { return rejections_[static_cast<size_t>(reason)].value(); }
   // Refusals decided at end of data by the policy (the server's own message counter includes them).
@@ -103,9 +108,10 @@ class Recorder : public std::enable_shared_from_this<Recorder> {
   SlidingWindow window_;
   Counter rejections_[kRejectReasons];
   Counter data_rejections_;
-  mutable std::mutex mutex_;  // guards tallies_, targets_ and errors_
+  static constexpr size_t kGenerations = 8;  // probe target sets kept (older ones are dropped)
+  mutable std::mutex mutex_;  // guards tallies_, generations_ and errors_
   std::deque<std::unique_ptr<UpstreamTally>> tallies_;
-  std::vector<ProbeTarget> targets_;
+  std::deque<std::vector<ProbeTarget>> generations_;  // newest last
   std::deque<RecentError> errors_;
 };
 

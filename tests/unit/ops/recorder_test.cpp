@@ -152,3 +152,43 @@ TEST(Recorder, UpstreamNamesAreBounded) {
 
 }  // namespace
 }  // namespace smarthost::ops
+
+namespace smarthost::ops {
+namespace {
+
+TEST(Recorder, ProbesTheNewestLiveSetOfTransports) {
+  auto recorder = std::make_shared<Recorder>();
+  std::vector<std::unique_ptr<upstream::Transport>> running;
+  running.push_back(std::make_unique<test::ScriptedTransport>("old0"));
+  recorder->observe_all(running);
+  {
+    // A reload builds a new set, then is refused: the set goes away and the running one is probed again.
+    std::vector<std::unique_ptr<upstream::Transport>> refused;
+    refused.push_back(std::make_unique<test::ScriptedTransport>("new0"));
+    recorder->observe_all(refused);
+    ASSERT_EQ(recorder->probe_targets().size(), 1u);
+    EXPECT_EQ(recorder->probe_targets()[0].name, "new0");
+  }
+  ASSERT_EQ(recorder->probe_targets().size(), 1u);
+  EXPECT_EQ(recorder->probe_targets()[0].name, "old0");
+  running.clear();
+  EXPECT_TRUE(recorder->probe_targets().empty());
+}
+
+TEST(Recorder, SharedPolicyWrapperKeepsItsInnerPolicy) {
+  auto recorder = std::make_shared<Recorder>();
+  auto inner = std::make_shared<test::RefusingPolicy>();
+  inner->rcpt_reply = "554 5.7.1 <v@ext>: Relay access denied";
+  std::weak_ptr<test::RefusingPolicy> watch = inner;
+  auto policy = recorder->observe(std::shared_ptr<smtpd::SessionPolicy>(std::move(inner)));
+  EXPECT_FALSE(watch.expired());
+  smtpd::ClientInfo client{"192.0.2.1", 1, false, false};
+  smtpd::SessionView view{client, "h", "", false};
+  EXPECT_FALSE(policy->on_rcpt(view, "a@b", "v@ext").allowed);
+  EXPECT_EQ(recorder->rejections(RejectReason::relay_denied), 1u);
+  policy.reset();
+  EXPECT_TRUE(watch.expired());
+}
+
+}  // namespace
+}  // namespace smarthost::ops
