@@ -1,11 +1,15 @@
 // Scenario: smarthost in a container, tested without Docker. The configuration comes entirely from SMARTHOST_*
 // variables (with *_FILE for secrets); errors name the variable. Then the binary runs as a container would: PID 1
 // in its own PID namespace, as a non-root user, with every mount read-only except the spool, logging to stdout;
-// it accepts and delivers mail, reaps an orphaned child, and exits 0 on SIGTERM.
+// it accepts and delivers mail, reaps an orphaned child, and exits 0 on SIGTERM. Configured from a file in a
+// read-only directory instead, it runs the same way and reloads from there.
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <unistd.h>
 
+#include <functional>
+#include <map>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/policy_submit.h"
@@ -127,7 +131,7 @@ std::string status_line(pid_t pid, const std::string& key) {
 }
 
 constexpr const char* kContainerScript = R"(set -e
-spool="$1"; bin="$2"
+spool="$1"; bin="$2"; shift 2
 # Only the spool stays writable: make it a mount of its own, then remount everything else read-only.
 mount --bind "$spool" "$spool"
 for m in $(awk '{print $2}' /proc/self/mounts | sort -u); do
@@ -137,42 +141,42 @@ done
 if touch /smarthost-rw-probe 2>/dev/null; then rm -f /smarthost-rw-probe; echo "root is writable" >&2; exit 3; fi
 # An orphan: re-parented to PID 1 (smarthost, after the exec) when its parent exits; it must be reaped.
 (sleep 0.5 &)
-exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$bin" serve 2>/dev/null
+# stderr is thrown away unless asked for, so that what remains proves the log is on stdout.
+if [ "$KEEP_STDERR" = 1 ]; then exec 2>&1; else exec 2>/dev/null; fi
+exec setpriv --reuid=65534 --regid=65534 --clear-groups --inh-caps=-all -- "$bin" serve "$@"
 )";
 
-TEST(ContainerEnv, RunsAsPid1NonRootReadOnlyWithOnlyTheSpoolWritable) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for namespaces and mounts";
-  if (etc_config_present()) GTEST_SKIP() << "/etc/smarthost/smarthost.toml exists and takes precedence";
-  if (run({"unshare", "--pid", "--fork", "--mount", "--mount-proc", "true"}).exit_code != 0)
-    GTEST_SKIP() << "cannot create PID and mount namespaces here";
-  TempDir tmp;
-  std::filesystem::permissions(tmp.path(), std::filesystem::perms(0755));
+bool can_make_containers() {
+  return ::geteuid() == 0 &&
+         run({"unshare", "--pid", "--fork", "--mount", "--mount-proc", "true"}).exit_code == 0;
+}
+
+// Runs smarthost as a container would (see kContainerScript) with `args` after "serve" and `env`, submits one
+// message, checks PID 1, the user, the capabilities, delivery and reaping; then `between` runs (e.g. a SIGHUP)
+// and SIGTERM must end it with status 0. Returns its stdout.
+std::string run_container(const TempDir& tmp, std::vector<std::string> args, std::map<std::string, std::string> env,
+                          const std::function<void(pid_t)>& between = {}) {
   auto spool = tmp.path() / "spool";
-  std::filesystem::create_directories(spool);
-  ASSERT_EQ(::chown(spool.c_str(), 65534, 65534), 0);
   auto script = tmp.write("container.sh", kContainerScript);
-  int port = free_port(), metrics = free_port();
   auto log = tmp.path() / "stdout.log";
-  Process container({"unshare", "--pid", "--fork", "--mount", "--mount-proc", "--propagation", "private", "sh",
-                     script.string(), spool.string(), smarthost_bin().string()},
-                    {{"SMARTHOST_PROVIDER", "file"},
-                     {"SMARTHOST_OUTBOX_DIR", (spool / "outbox").string()},
-                     {"SMARTHOST_QUEUE_DIR", (spool / "queue").string()},
-                     {"SMARTHOST_LISTEN", "127.0.0.1:" + std::to_string(port)},
-                     {"SMARTHOST_METRICS_LISTEN", "127.0.0.1:" + std::to_string(metrics)},
-                     {"SMARTHOST_HOSTNAME", "container.test"}},
-                    log.string());
-  ASSERT_TRUE(wait_for_port(port, 10s)) << read_file(log);
+  std::vector<std::string> argv{"unshare", "--pid", "--fork", "--mount", "--mount-proc", "--propagation", "private",
+                                "sh", script.string(), spool.string(), smarthost_bin().string()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  const int port = std::stoi(env.at("port"));
+  env.erase("port");
+  Process container(argv, env, log.string());
+  EXPECT_TRUE(wait_for_port(port, 10s)) << read_file(log);
 
   auto kids = children_of(container.pid());
-  ASSERT_EQ(kids.size(), 1u);
+  EXPECT_EQ(kids.size(), 1u);
+  if (kids.size() != 1) return read_file(log);
   pid_t relay = kids.front();
   EXPECT_EQ(status_line(relay, "NSpid"), std::to_string(relay) + "\t1") << "not PID 1 in its namespace";
   EXPECT_EQ(status_line(relay, "Uid"), "65534\t65534\t65534\t65534");
   EXPECT_EQ(status_line(relay, "CapEff"), "0000000000000000");
 
   auto s = submit(port, Letter{});
-  ASSERT_TRUE(s.accepted()) << s.end << read_file(log);
+  EXPECT_TRUE(s.accepted()) << s.end << read_file(log);
   bool delivered = false;
   for (int i = 0; i < 200 && !delivered; ++i) {
     std::error_code ec;
@@ -185,14 +189,63 @@ TEST(ContainerEnv, RunsAsPid1NonRootReadOnlyWithOnlyTheSpoolWritable) {
   // The orphan (sleep 0.5) has ended by now: PID 1 must have reaped it.
   std::this_thread::sleep_for(700ms);
   for (pid_t child : children_of(relay)) EXPECT_NE(state_of(child), 'Z') << "zombie " << child;
+  if (between) between(relay);
 
-  ASSERT_EQ(::kill(relay, SIGTERM), 0);
+  EXPECT_EQ(::kill(relay, SIGTERM), 0);
   EXPECT_EQ(container.wait(20s), 0) << read_file(log);
   std::string out = read_file(log);
-  EXPECT_NE(out.find("configured from SMARTHOST_* environment variables"), std::string::npos) << out;
-  EXPECT_NE(out.find("accepting SMTP on 127.0.0.1:" + std::to_string(port)), std::string::npos)
-      << "the log is not on stdout:\n" << out;
+  EXPECT_NE(out.find("accepting SMTP on 127.0.0.1:" + std::to_string(port)), std::string::npos) << out;
   EXPECT_NE(out.find("stopped"), std::string::npos) << out;
+  return out;
+}
+
+// A temporary directory that uid 65534 can enter, with a spool it owns.
+void prepare(const TempDir& tmp) {
+  std::filesystem::permissions(tmp.path(), std::filesystem::perms(0755));
+  auto spool = tmp.path() / "spool";
+  std::filesystem::create_directories(spool);
+  ASSERT_EQ(::chown(spool.c_str(), 65534, 65534), 0);
+}
+
+TEST(ContainerEnv, RunsAsPid1NonRootReadOnlyWithOnlyTheSpoolWritable) {
+  if (etc_config_present()) GTEST_SKIP() << "/etc/smarthost/smarthost.toml exists and takes precedence";
+  if (!can_make_containers()) GTEST_SKIP() << "needs root and PID and mount namespaces";
+  TempDir tmp;
+  prepare(tmp);
+  auto spool = tmp.path() / "spool";
+  int port = free_port();
+  std::string out = run_container(tmp, {},
+                                  {{"port", std::to_string(port)},
+                                   {"SMARTHOST_PROVIDER", "file"},
+                                   {"SMARTHOST_OUTBOX_DIR", (spool / "outbox").string()},
+                                   {"SMARTHOST_QUEUE_DIR", (spool / "queue").string()},
+                                   {"SMARTHOST_LISTEN", "127.0.0.1:" + std::to_string(port)},
+                                   {"SMARTHOST_METRICS_LISTEN", "127.0.0.1:" + std::to_string(free_port())},
+                                   {"SMARTHOST_HOSTNAME", "container.test"}});
+  // Everything the relay says is on stdout (stderr is thrown away by the script).
+  EXPECT_NE(out.find("configured from SMARTHOST_* environment variables"), std::string::npos) << out;
+}
+
+TEST(ContainerEnv, RunsFromAReadOnlyConfigurationDirectoryAndReloadsThere) {
+  if (!can_make_containers()) GTEST_SKIP() << "needs root and PID and mount namespaces";
+  TempDir tmp;
+  prepare(tmp);
+  auto spool = tmp.path() / "spool";
+  int port = free_port();
+  auto config = tmp.write("etc/smarthost.toml",
+                          "provider = \"file\"\n[config]\ndir = \"" + (spool / "outbox").string() +
+                              "\"\n[server]\nlisten = [\"127.0.0.1:" + std::to_string(port) +
+                              "\"]\n[queue]\ndir = \"" + (spool / "queue").string() +
+                              "\"\n[metrics]\nlisten = \"127.0.0.1:" + std::to_string(free_port()) + "\"\n");
+  std::filesystem::permissions(tmp.path() / "etc", std::filesystem::perms(0555));
+  // A configuration file logs to stderr (the journal's habit); keep it for the checks.
+  std::string out = run_container(tmp, {"--config", config.string()}, {{"port", std::to_string(port)}, {"KEEP_STDERR", "1"}},
+                                  [](pid_t relay) {
+                                    ::kill(relay, SIGHUP);  // the file is read again from the read-only directory
+                                    std::this_thread::sleep_for(300ms);
+                                  });
+  std::filesystem::permissions(tmp.path() / "etc", std::filesystem::perms(0755));
+  EXPECT_NE(out.find("configuration unchanged"), std::string::npos) << out;
 }
 
 }  // namespace
