@@ -1,0 +1,167 @@
+"""The report of a run: the machine it ran on, the table printed at the end (rates, latencies, memory, ratios to
+Postfix and to the ceiling), the issue's targets as measured (reported, never asserted), and the JSON file.
+"""
+import json
+import os
+import platform
+import subprocess
+import time
+
+
+def machine(workdir):
+    info = {"kernel": platform.release(), "python": platform.python_version()}
+    try:
+        with open("/proc/cpuinfo") as f:
+            models = [l.split(":", 1)[1].strip() for l in f if l.startswith("model name")]
+        info["cpu"] = models[0] if models else platform.processor()
+        info["cpus"] = len(models) or os.cpu_count()
+    except OSError:
+        info["cpus"] = os.cpu_count()
+    try:
+        with open("/proc/meminfo") as f:
+            info["memory_mib"] = int(f.readline().split()[1]) // 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        out = subprocess.run(["df", "-T", workdir], capture_output=True, text=True, timeout=5).stdout.splitlines()
+        fields = out[-1].split()
+        info["spool_filesystem"] = f"{fields[1]} on {fields[0]}"
+    except (OSError, IndexError, subprocess.TimeoutExpired):
+        pass
+    try:
+        info["virtualized"] = subprocess.run(["systemd-detect-virt"], capture_output=True, text=True,
+                                             timeout=5).stdout.strip() or "none"
+    except (OSError, subprocess.TimeoutExpired):
+        pass
+    return info
+
+
+def loadavg():
+    try:
+        with open("/proc/loadavg") as f:
+            return [float(x) for x in f.read().split()[:3]]
+    except (OSError, ValueError):
+        return []
+
+
+def _cell(results, scenario, relay):
+    for r in results:
+        if r["scenario"] == scenario and r["relay"] == relay and "error" not in r:
+            return r
+    return None
+
+
+def _ratio(a, b):
+    return a / b if a and b else None
+
+
+def add_ratios(results):
+    """Each relay's end-to-end and accept rates against Postfix and against the ceiling of the same scenario;
+    the HTTP scenario against smarthost over SMTP in the short-connection scenario."""
+    for r in results:
+        if "error" in r or "end_to_end_per_s" not in r:
+            continue
+        pf = _cell(results, r["scenario"], "postfix")
+        direct = _cell(results, r["scenario"], "direct")
+        if pf and r["relay"] != "postfix":
+            r["e2e_vs_postfix"] = _ratio(r["end_to_end_per_s"], pf["end_to_end_per_s"])
+            r["accept_vs_postfix"] = _ratio(r["accepted_per_s"], pf["accepted_per_s"])
+        if direct and r["relay"] != "direct":
+            r["e2e_vs_ceiling"] = _ratio(r["end_to_end_per_s"], direct["end_to_end_per_s"])
+        if r["relay"] == "smarthost_http":
+            smtp = _cell(results, "short_connections", "smarthost")
+            if smtp:
+                r["e2e_vs_smtp_upstream"] = _ratio(r["end_to_end_per_s"], smtp["end_to_end_per_s"])
+
+
+def _f(value, fmt="{:.0f}", none="-"):
+    return none if value is None else fmt.format(value)
+
+
+def table(results):
+    head = ["scenario", "relay", "accepted/s", "e2e/s", "p50 ms", "p99 ms", "peak MiB", "e2e/Postfix",
+            "accept/Postfix", "e2e/ceiling", "notes"]
+    rows = []
+    for r in results:
+        if "idle" in r:
+            i = r["idle"]
+            pg = i.get("probe_greeting_ms", {})
+            rows.append([r["scenario"], r["relay"], "-", "-", _f(pg.get("p50"), "{:.2f}"), _f(pg.get("p99"), "{:.2f}"),
+                         _f(r.get("peak_rss_kib", 0) / 1024, "{:.0f}"), "-", "-", "-",
+                         f"{i.get('greeted')}/{i.get('connections')} held, {i.get('rss_per_connection_kib', 0):.1f} KiB "
+                         f"each, connect p99 {i.get('greeting_ms', {}).get('p99', 0):.1f} ms, "
+                         f"{i.get('alive_ok')}/{i.get('alive_checked')} alive"])
+            continue
+        if "error" in r:
+            rows.append([r["scenario"], r["relay"], "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"][:80]])
+            continue
+        # One process: its RSS. Postfix's many processes share pages, so theirs is the sum of PSS.
+        mem = r["peak_pss_kib"] if r["relay"] == "postfix" else r["peak_rss_kib"]
+        notes = []
+        if r["load"].get("errors") or r["load"].get("rejected"):
+            notes.append(f"{r['load'].get('errors', 0)} errors, {r['load'].get('rejected', 0)} rejected")
+        if not r["delivered_all"]:
+            notes.append(f"only {r['delivered']} of {r['accepted']} delivered in time")
+        if r.get("e2e_vs_smtp_upstream"):
+            notes.append(f"e2e = {r['e2e_vs_smtp_upstream']:.0%} of smarthost over SMTP")
+        if r["relay"] == "postfix":
+            notes.append(f"{r['peak_processes']} processes")
+        rows.append([r["scenario"], r["relay"], _f(r["accepted_per_s"]), _f(r["end_to_end_per_s"]),
+                     _f(r.get("accept_p50_ms"), "{:.2f}"), _f(r.get("accept_p99_ms"), "{:.2f}"),
+                     _f(mem / 1024 if r["relay"] != "direct" else None, "{:.0f}"),
+                     _f(r.get("e2e_vs_postfix"), "{:.2f}x"), _f(r.get("accept_vs_postfix"), "{:.2f}x"),
+                     _f(r.get("e2e_vs_ceiling"), "{:.0%}"), "; ".join(notes)])
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
+def targets(results):
+    """The issue's targets, each as (text, measured, met) with met None when it could not be measured."""
+    out = []
+    short = _cell(results, "short_connections", "smarthost")
+    if short:
+        out.append(("end to end >= 60% of the ceiling (short connections)", short.get("e2e_vs_ceiling"), 0.60))
+        out.append(("end to end >= 5x Postfix (short connections)", short.get("e2e_vs_postfix"), 5.0))
+        out.append(("accept rate >= 5x Postfix (short connections)", short.get("accept_vs_postfix"), 5.0))
+    per = _cell(results, "per_connection", "smarthost")
+    if per:
+        out.append(("end to end >= 60% of the ceiling (50 per connection)", per.get("e2e_vs_ceiling"), 0.60))
+    http = _cell(results, "http_mailgun", "smarthost_http")
+    if http:
+        out.append(("HTTP provider end to end >= 80% of the SMTP upstream", http.get("e2e_vs_smtp_upstream"), 0.80))
+    idle = next((r for r in results if "idle" in r), None)
+    if idle:
+        i = idle["idle"]
+        out.append(("idle connection <= 32 KiB", i.get("rss_per_connection_kib"), -32.0))
+        out.append(("p99 greeting latency < 50 ms with all idle connections held",
+                    i.get("probe_greeting_ms", {}).get("p99"), -50.0))
+    rendered = []
+    for text, value, bound in out:
+        met = None if value is None else (value <= -bound if bound < 0 else value >= bound)
+        rendered.append({"target": text, "measured": value, "met": met})
+    return rendered
+
+
+def targets_text(rendered):
+    lines = []
+    for t in rendered:
+        v = t["measured"]
+        shown = "-" if v is None else (f"{v:.0%}" if "%" in t["target"] else f"{v:.2f}")
+        mark = "n/a" if t["met"] is None else ("met" if t["met"] else "NOT met")
+        lines.append(f"  {mark:8} {t['target']}: {shown}")
+    return "\n".join(lines)
+
+
+def write_json(path, document):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w") as f:
+        json.dump(document, f, indent=2, sort_keys=False)
+        f.write("\n")
+
+
+def timestamp():
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
