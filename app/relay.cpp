@@ -382,6 +382,7 @@ void Relay::Parts::reload() {
     std::lock_guard lock(config_mutex);
     config_ = next;
   }
+  monitoring->reconfigure();  // health checks, alerts and metrics follow the new configuration
   spdlog::info("configuration reloaded from {}: sha256={} (was {}); {} key{} changed: {}", next->source_path,
                next->sha256, old->sha256, changes.size(), changes.size() == 1 ? "" : "s", describe_changes(changes));
   if (auto later = needing_restart(changes); !later.empty()) {

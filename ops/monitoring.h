@@ -30,6 +30,10 @@ class Monitoring {
   // Starts what the configuration asks for. A metrics.listen that cannot be bound is logged as an error and
   // leaves the relay running without the HTTP endpoints (mail keeps flowing).
   void start();
+  // After a configuration reload (view.config() changed): health checks, alerts, the track_* flags and the
+  // summary interval follow the new configuration; only the parts whose settings changed are made again.
+  // metrics.listen keeps its socket until a restart.
+  void reconfigure();
   // From now on /readyz answers 503 "shutting down".
   void set_draining();
   void stop();
