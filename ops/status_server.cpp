@@ -85,12 +85,13 @@ http::response<http::string_body> answer(const std::shared_ptr<StatusServer::Sta
   return response;
 }
 
-asio::awaitable<void> write_simple(beast::tcp_stream& stream, http::status status, std::string body,
+// `body` is a literal: no object with a destructor is built in the caller's co_await expression (GCC 12).
+asio::awaitable<void> write_simple(beast::tcp_stream& stream, http::status status, const char* body,
                                    std::chrono::milliseconds timeout) {
   http::response<http::string_body> response{status, 11};
   response.set(http::field::content_type, "text/plain; charset=utf-8");
   response.set(http::field::connection, "close");
-  response.body() = std::move(body);
+  response.body() = body;
   response.prepare_payload();
   stream.expires_after(timeout);
   co_await http::async_write(stream, response, nothrow);
@@ -136,7 +137,8 @@ asio::awaitable<void> serve_connection(std::shared_ptr<StatusServer::State> stat
 
 asio::awaitable<void> accept_loop(std::shared_ptr<StatusServer::State> state) {
   for (;;) {
-    auto [ec, socket] = co_await state->acceptor.async_accept(asio::make_strand(state->io), nothrow);
+    auto executor = asio::make_strand(state->io);  // named: no temporaries across co_await (GCC 12)
+    auto [ec, socket] = co_await state->acceptor.async_accept(executor, nothrow);
     if (ec) {
       if (ec == asio::error::operation_aborted || !state->acceptor.is_open()) co_return;
       spdlog::warn("http: accept failed: {}", ec.message());
@@ -150,7 +152,6 @@ asio::awaitable<void> accept_loop(std::shared_ptr<StatusServer::State> state) {
       continue;
     }
     ++state->connections;
-    auto executor = socket.get_executor();
     asio::co_spawn(executor, serve_connection(state, std::move(socket)), [state](std::exception_ptr error) {
       --state->connections;
       if (!error) return;
