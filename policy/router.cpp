@@ -107,6 +107,32 @@ struct Router::State {
     return best;
   }
 
+  // A send slot again for a delivery whose slot was taken in the other fleet mode: from the fleet while it is
+  // shared, else from the local limiter. The slot (none within the longest wait: nullopt), and whether it is
+  // the fleet's.
+  boost::asio::awaitable<std::pair<std::optional<SteadyTime>, bool>> retake_slot(size_t index) {
+    Member& m = members[index];
+    std::pair<std::optional<SteadyTime>, bool> out{std::nullopt, false};
+    if (m.fleet_shared()) {
+      auto ask = m.settings.fleet->acquire(settings.longest_rate_wait);
+      const FleetSlot slot = co_await std::move(ask);
+      if (slot.kind == FleetSlot::Kind::granted) {
+        out = {slot.due, true};
+        co_return out;
+      }
+      if (slot.kind == FleetSlot::Kind::refused) {
+        std::lock_guard lock(mutex);
+        m.fleet_next = slot.next;
+        co_return out;
+      }
+    }
+    {
+      std::lock_guard lock(mutex);
+      out.first = m.limiter.reserve(clock.now(), settings.longest_rate_wait);
+    }
+    co_return out;
+  }
+
   void record(size_t index, const DeliveryResult& r, SteadyTime started, SteadyTime now) {
     Member& m = members[index];
     --m.in_flight;
@@ -254,6 +280,7 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
     SteadyTime slot{};
     bool new_round = false;
     bool ask_fleet = false;  // the pick's slot comes from the fleet's budget (fleet mode)
+    bool slot_from_fleet = false;
     {
       std::lock_guard lock(s.mutex);
       const SteadyTime now = s.clock.now();
@@ -316,6 +343,7 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
       }
       if (due) {
         slot = *due;
+        slot_from_fleet = fleet_slot.kind == FleetSlot::Kind::granted;
         if (slot > now) ++m.waiting;
       } else {
         m.breaker.record_neutral();
@@ -337,6 +365,22 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
       std::lock_guard lock(s.mutex);
       --m.waiting;
     }
+    // Fleet mode: when the shared store went down or came back while this delivery waited, its slot is taken again
+    // in the mode now in force, so local and shared slots never add up over either limit.
+    for (int again = 0; again < 2 && m.settings.fleet && m.fleet_shared() != slot_from_fleet; ++again) {
+      auto retake = s.retake_slot(pick);
+      const std::pair<std::optional<SteadyTime>, bool> retaken = co_await std::move(retake);
+      slot_from_fleet = retaken.second;
+      if (!retaken.first) {
+        std::lock_guard lock(s.mutex);
+        m.breaker.record_neutral();
+        ruled_out[pick] = true;
+        pick = n;
+        break;
+      }
+      if (*retaken.first > s.clock.now()) co_await s.clock.sleep_until(*retaken.first);
+    }
+    if (pick == n) continue;
     // A pause that began while this delivery waited for its slot still holds it back (within the longest wait).
     for (int i = 0; i < 3; ++i) {
       SteadyTime until;

@@ -209,6 +209,9 @@ def run_mode(mode, args):
                 redis.start()
             time.sleep(0.1)
         arrivals = [a for a in api.snapshot() if a[0] - start <= args.duration]
+        if args.timeline:
+            print("  deliveries per second: " + " ".join(
+                str(sum(1 for a in arrivals if int(a[0] - start) == second)) for second in range(int(args.duration))))
         times = [a[0] for a in arrivals]
         shares = [sum(1 for a in arrivals if a[1] == i) for i in range(args.instances)]
         rate = args.rate_limit / args.window
@@ -258,6 +261,7 @@ def main():
     parser.add_argument("--mode", choices=["both", "redis", "local"], default="both")
     parser.add_argument("--outage", default="", help="AT:LENGTH seconds: kill redis-server at AT, restart after LENGTH")
     parser.add_argument("--keep", action="store_true", help="keep the work directory (configs, logs)")
+    parser.add_argument("--timeline", action="store_true", help="print deliveries per second")
     args = parser.parse_args()
     if not os.path.exists(args.smarthost):
         sys.exit("no smarthost binary at %s (use --smarthost)" % args.smarthost)

@@ -28,7 +28,7 @@ struct RedisClientSettings {
   RedisEndpoint endpoint;
   std::chrono::milliseconds timeout{500};  // each call; also the connect and the AUTH/SELECT hello
   std::chrono::milliseconds min_backoff{100};
-  std::chrono::milliseconds max_backoff{5000};
+  std::chrono::milliseconds max_backoff{2000};
   size_t max_pending = 10'000;              // calls waiting for a reply at once; beyond, refused at once
   std::shared_ptr<boost::asio::ssl::context> tls;  // for rediss://
   bool verify_certificates = true;

@@ -23,7 +23,10 @@ using upstream::Outcome;
 class FakeFleet final : public FleetUpstream {
  public:
   explicit FakeFleet(const FakeClock& clock) : clock_(clock) {}
-  bool shared() const override { return shared_; }
+  bool shared() const override {
+    if (switch_at && clock_.now() >= *switch_at) return !shared_;
+    return shared_;
+  }
   boost::asio::awaitable<FleetSlot> acquire(std::chrono::nanoseconds) override {
     ++asked;
     FleetSlot slot;
@@ -41,6 +44,7 @@ class FakeFleet final : public FleetUpstream {
   FleetView view() const override { return view_; }
 
   bool shared_ = true;
+  std::optional<SteadyTime> switch_at;  // from then on, shared() says the opposite of shared_
   FleetView view_;
   std::deque<FleetSlot> answers;
   int asked = 0;
@@ -188,6 +192,42 @@ TEST(RouterFleet, TellsTheFleetWhenItsCircuitOpensAndCloses) {
   EXPECT_EQ(f.send("Q3").outcome, Outcome::delivered);
   ASSERT_EQ(f.fleet->circuits.size(), 2u);
   EXPECT_EQ(f.fleet->circuits[1].first, BreakerState::closed);
+}
+
+TEST(RouterFleet, ALocalSlotIsTakenAgainFromTheFleetWhenItComesBack) {
+  Fixture f;
+  f.build(60, 0.5);  // locally 0.5/s in fallback
+  f.fleet->shared_ = false;
+  const SteadyTime start = f.clock.now();
+  f.fleet->switch_at = start + 1s;  // Redis is back while Q2 waits for its local slot (due at +2 s)
+  EXPECT_EQ(f.send("Q1").outcome, Outcome::delivered);
+  FleetSlot later;
+  later.kind = FleetSlot::Kind::granted;
+  later.due = start + 3s;
+  f.fleet->answers.push_back(later);
+  EXPECT_EQ(f.send("Q2").outcome, Outcome::delivered);
+  EXPECT_EQ(f.fleet->asked, 1) << "the fleet gave the slot in the end";
+  auto times = f.fake->times();
+  ASSERT_EQ(times.size(), 2u);
+  EXPECT_EQ(times[1] - start, 3s) << "sent at the fleet's slot, not the local one";
+}
+
+TEST(RouterFleet, AFleetSlotIsTakenAgainLocallyWhenRedisGoesAway) {
+  Fixture f;
+  f.build(60, 0.5);
+  const SteadyTime start = f.clock.now();
+  f.fleet->switch_at = start + 1s;  // Redis goes away while the delivery waits for its fleet slot (+5 s)
+  FleetSlot later;
+  later.kind = FleetSlot::Kind::granted;
+  later.due = start + 5s;
+  f.fleet->answers.push_back(later);
+  EXPECT_EQ(f.send("Q1").outcome, Outcome::delivered);
+  EXPECT_LT(f.router->snapshot()[0].limiter.tokens, 1.0) << "the local limiter counted it";
+  EXPECT_EQ(f.send("Q2").outcome, Outcome::delivered);
+  auto times = f.fake->times();
+  ASSERT_EQ(times.size(), 2u);
+  EXPECT_EQ(times[1] - times[0], 2s) << "then the local 0.5/s holds";
+  EXPECT_EQ(f.fleet->asked, 1);
 }
 
 TEST(FallbackOptions, ScalesEveryLimitAndKeepsAtLeastOne) {
