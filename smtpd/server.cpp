@@ -121,6 +121,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     ctx.sink = &sink;
     ctx.tls = tls;
     ctx.client = std::move(client);
+    ctx.client.session_id = sid;
     ctx.session_id = sid;
     ctx.control = std::move(control);
     std::weak_ptr<Impl> weak = weak_from_this();
