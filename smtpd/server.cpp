@@ -155,10 +155,32 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     socket.shutdown(Socket::shutdown_both, ignored);
   }
 
-  asio::awaitable<void> accept_tcp(tcp::acceptor& acceptor, bool implicit_tls) {
+  static ClientInfo client_of(tcp::socket& socket, bool implicit_tls, boost::system::error_code& ec) {
+    ClientInfo client;
+    auto remote = socket.remote_endpoint(ec);
+    if (ec) return client;
+    client.address = address_text(remote.address());
+    client.port = remote.port();
+    client.loopback = is_loopback(remote.address());
+    client.tls = implicit_tls;
+    return client;
+  }
+
+  static ClientInfo client_of(unix_socket::socket&, bool, boost::system::error_code&) {
+    ClientInfo client;
+    client.address = "unix";
+    client.loopback = true;
+    return client;
+  }
+
+  // Accepts connections until the acceptor closes; each one gets its own strand.
+  template <class Acceptor>
+  asio::awaitable<void> accept_loop(Acceptor& acceptor, bool implicit_tls) {
     auto self = shared_from_this();
     for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(io)), nothrow);
+      // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
+      asio::any_io_executor strand = asio::make_strand(io);
+      auto [ec, socket] = co_await acceptor.async_accept(strand, nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -168,32 +190,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       boost::system::error_code rec;
-      auto remote = socket.remote_endpoint(rec);
+      ClientInfo client = client_of(socket, implicit_tls, rec);
       if (rec) continue;
-      ClientInfo client;
-      client.address = address_text(remote.address());
-      client.port = remote.port();
-      client.loopback = is_loopback(remote.address());
-      client.tls = implicit_tls;
       start_connection(std::move(socket), std::move(client), implicit_tls);
-    }
-  }
-
-  asio::awaitable<void> accept_unix(unix_socket::acceptor& acceptor) {
-    auto self = shared_from_this();
-    for (;;) {
-      auto [ec, socket] = co_await acceptor.async_accept(asio::any_io_executor(asio::make_strand(io)), nothrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
-        spdlog::warn("accept failed: {}", ec.message());
-        asio::steady_timer pause(io, std::chrono::milliseconds(100));
-        co_await pause.async_wait(nothrow);
-        continue;
-      }
-      ClientInfo client;
-      client.address = "unix";
-      client.loopback = true;
-      start_connection(std::move(socket), std::move(client), false);
     }
   }
 
@@ -333,9 +332,9 @@ void Server::start() {
     }
   }
   for (size_t i = 0; i < impl.tcp_acceptors.size(); ++i) {
-    asio::co_spawn(impl.io, impl.accept_tcp(*impl.tcp_acceptors[i], impl.tcp_is_tls[i]), log_escape("accept"));
+    asio::co_spawn(impl.io, impl.accept_loop(*impl.tcp_acceptors[i], impl.tcp_is_tls[i]), log_escape("accept"));
   }
-  for (auto& a : impl.unix_acceptors) asio::co_spawn(impl.io, impl.accept_unix(*a), log_escape("accept"));
+  for (auto& a : impl.unix_acceptors) asio::co_spawn(impl.io, impl.accept_loop(*a, false), log_escape("accept"));
 }
 
 void Server::stop(std::chrono::seconds drain) {
