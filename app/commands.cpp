@@ -36,6 +36,11 @@ const std::vector<Command>& commands() {
        "\"USER:<yescrypt hash>\" for server.users_file. Optionally append \":sender1,sender2\" to tie the user\n"
        "to the sender addresses (or \"@domain\") it may use.\n",
        run_passwd},
+      {"ses-smtp-password", "derive an Amazon SES SMTP password from an AWS secret key",
+       "Usage: smarthost ses-smtp-password --region REGION\n\n"
+       "Reads an AWS secret access key on standard input and prints the SES SMTP password for REGION\n"
+       "(for email-smtp.REGION.amazonaws.com), as AWS documents it.\n",
+       run_ses_smtp_password},
       {"version", "print the version", "Usage: smarthost version\n", run_version},
       {"help", "list the commands, or `help COMMAND` for one", "Usage: smarthost help [COMMAND]\n", nullptr},
   };

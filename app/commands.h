@@ -10,5 +10,6 @@ int run_check_config(const Invocation&);
 int run_version(const Invocation&);
 int run_sendmail(const Invocation&);
 int run_passwd(const Invocation&);
+int run_ses_smtp_password(const Invocation&);
 
 }  // namespace smarthost::app
