@@ -30,6 +30,26 @@ const std::vector<Command>& commands() {
        "Ignored for compatibility: -odi, -odb, -oem, -oep, -v and similar.\n"
        "Exit status: 0 accepted, 65 refused for good, 75 try again later.\n",
        run_sendmail},
+      {"queue", "list, show, retry, delete, hold and release queued messages (mailq = queue list)",
+       "Usage: smarthost queue list [--json]\n"
+       "       smarthost queue show ID [--json]\n"
+       "       smarthost queue retry ID | --all\n"
+       "       smarthost queue delete ID | --all-failed\n"
+       "       smarthost queue flush\n"
+       "       smarthost queue hold ID\n"
+       "       smarthost queue release ID\n\n"
+       "Talks to the running relay through its admin socket (<queue.dir>/admin.sock, readable by the relay's\n"
+       "user only); when no relay runs, works on the queue directory directly.\n"
+       "  list         id, age, size, attempts, next attempt, sender, recipients and last error of each message\n"
+       "  show         the envelope, the history and the headers of one message\n"
+       "  retry        make a message due now (a failed or held one goes back to the queue); --all: every one\n"
+       "  delete       remove a message; --all-failed: every message in failed/\n"
+       "  flush        make every queued message due now\n"
+       "  hold         keep a message from delivery until released\n"
+       "  release      put a held message back in the queue, due now\n"
+       "  --json       list and show as JSON\n"
+       "Exit status: 0 done, 1 configuration error or no such message, 2 usage, 75 try again later.\n",
+       run_queue},
       {"passwd", "make a users-file line (user:hash) for SMTP AUTH",
        "Usage: smarthost passwd USER\n\n"
        "Reads a password (from the terminal without echo, or one line from standard input) and prints\n"

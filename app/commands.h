@@ -11,5 +11,6 @@ int run_version(const Invocation&);
 int run_sendmail(const Invocation&);
 int run_passwd(const Invocation&);
 int run_ses_smtp_password(const Invocation&);
+int run_queue(const Invocation&);
 
 }  // namespace smarthost::app

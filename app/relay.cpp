@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "app/config_source.h"
+#include "app/passthrough_sink.h"
 #include "app/spool_sink.h"
 #include "conf/loader.h"
 #include "ops/logging.h"
@@ -23,6 +24,7 @@
 #include "policy/router.h"
 #include "policy/test_mode_transport.h"
 #include "policy/users_authenticator.h"
+#include "queue/admin_server.h"
 #include "queue/fs_spool.h"
 #include "queue/scheduler.h"
 #include "smtpd/server.h"
@@ -106,6 +108,13 @@ std::string describe(const conf::Upstream& u) {
   return u.name + " (" + std::string(conf::to_string(u.provider)) + ": " + where + ")";
 }
 
+// How long a passthrough client waits for the upstream's verdict: below the session's own timeouts, so the
+// client hears 451 4.4.1 before the connection's watchdog gives up on it.
+std::chrono::milliseconds passthrough_deadline(const conf::Config& c) {
+  auto limit = std::chrono::milliseconds(std::min(c.server.command_timeout, c.server.data_timeout));
+  return std::max(std::chrono::milliseconds(500), limit - std::min(limit / 10, std::chrono::milliseconds(5000)));
+}
+
 }  // namespace
 
 struct Relay::Parts {
@@ -122,6 +131,7 @@ struct Relay::Parts {
   std::unique_ptr<queue::Scheduler> scheduler;
   std::unique_ptr<policy::AccessPolicy> access;
   std::unique_ptr<smtpd::MessageSink> sink;
+  std::unique_ptr<queue::AdminServer> admin;  // <queue.dir>/admin.sock for `smarthost queue`
   std::shared_ptr<asio::ssl::context> tls;
   std::unique_ptr<smtpd::Server> server;
   asio::signal_set signals;
@@ -169,7 +179,13 @@ Relay::Relay(std::shared_ptr<const conf::Config> config) : parts_(std::make_uniq
     p.cache = std::make_unique<policy::MemoryCache>();
     dedup = Dedup{p.cache.get(), c.caching.cache_key_prefix, c.caching.cache_ttl};
   }
-  p.sink = std::make_unique<QueueSink>(*p.spool, dedup);
+  if (c.server.delivery_mode == conf::DeliveryMode::passthrough) {
+    p.sink = std::make_unique<PassthroughSink>(*p.spool, *delivery, passthrough_deadline(c));
+  } else {
+    p.sink = std::make_unique<QueueSink>(*p.spool, dedup);
+  }
+  p.admin = std::make_unique<queue::AdminServer>(p.io.get_executor(), *p.scheduler,
+                                                 std::filesystem::path(c.queue.dir) / "admin.sock");
   p.tls = smtpd::make_server_tls_context(c.security);
   p.server = std::make_unique<smtpd::Server>(p.io, server_options(c, p.tls != nullptr, p.hostname), *p.access, *p.sink,
                                              p.tls);
@@ -214,6 +230,7 @@ void Relay::Parts::shutdown() {
   stopping = true;
   spdlog::info("shutting down: no new connections; open sessions may finish for up to {}s", kDrain.count());
   server->stop(kDrain);
+  admin->stop();
   auto timer = std::make_shared<asio::steady_timer>(io);
   wait_for_drain(timer, std::chrono::steady_clock::now() + kDrain + std::chrono::seconds(15));
 }
@@ -248,6 +265,10 @@ void raise_file_limit() {
 int Relay::run() {
   auto& p = *parts_;
   raise_file_limit();
+  // The admin socket first: once SMTP answers, `smarthost queue` finds the running relay.
+  if (auto ec = p.admin->start())
+    spdlog::warn("queue admin socket {}: {}; `smarthost queue` cannot reach this relay", p.admin->path().string(),
+                 ec.message());
   p.server->start();
   p.scheduler->start();
   for (const auto& line : banner()) spdlog::info("{}", line);

@@ -192,6 +192,8 @@ struct CachingConfig {
   std::string cache_key_prefix = "smarthost:";
   CacheProvider cache_provider = CacheProvider::memory;
   std::string redis_url;  // secret (may hold a password); required with cache_provider = "redis"
+  Millis redis_timeout{500};             // each Redis call; slower counts as down (fleet mode falls back)
+  double redis_fallback_fraction = 0.5;  // Redis down: each instance's local limits, as a share of the shared ones
 };
 
 struct BatchProcessingConfig {

@@ -320,6 +320,8 @@ const Schema<Config>& tables_schema() {
         choice("cache_provider", &Cache::cache_provider, CacheProvider::memory,
                {{"memory", CacheProvider::memory}, {"redis", CacheProvider::redis}}),
         text("redis_url", &Cache::redis_url, "", checked(check_redis_url).with_mask(mask_url_password)),
+        duration("redis_timeout", &Cache::redis_timeout, milliseconds{500}, milliseconds{10}, seconds{30}),
+        real("redis_fallback_fraction", &Cache::redis_fallback_fraction, 0.5, 0.01, 1.0),
     };
     using Batch = BatchProcessingConfig;
     Schema<Batch> batch{

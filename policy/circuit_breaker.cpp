@@ -73,6 +73,14 @@ void CircuitBreaker::record_failure(SteadyTime now) {
 
 void CircuitBreaker::record_neutral() { probe_out_ = false; }
 
+void CircuitBreaker::trip_until(SteadyTime now, SteadyTime until) {
+  if (state_ != BreakerState::closed || until <= now) return;
+  opened_at_ = until - recovery_timeout_;
+  ++opened_;
+  const auto seconds = std::chrono::duration_cast<std::chrono::seconds>(until - now).count();
+  enter(BreakerState::open, "opened by another relay instance; next probe in " + std::to_string(seconds) + "s");
+}
+
 BreakerSnapshot CircuitBreaker::snapshot(SteadyTime now) const {
   BreakerSnapshot s;
   s.state = state(now);

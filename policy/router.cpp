@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "policy/balancer.h"
+#include "policy/fleet_upstream.h"
 
 namespace smarthost::policy {
 namespace {
@@ -38,6 +39,22 @@ struct Member {
   std::optional<double> latency_ms;
   bool healthy = true;
   uint64_t attempts = 0, delivered = 0, failed = 0;
+  SteadyTime fleet_next{};  // fleet mode: the fleet had no slot before then
+
+  // Fleet mode with the shared store answering: the fleet's budget limits sends instead of the local limiter.
+  bool fleet_shared() const { return settings.fleet && settings.fleet->shared(); }
+  // Takes on what the fleet says: a pause seen elsewhere pauses this upstream here too; a circuit opened
+  // elsewhere opens it here until the same time.
+  void follow_fleet(SteadyTime now) {
+    if (!settings.fleet) return;
+    const FleetView view = settings.fleet->view();
+    if (view.paused_until > now && view.paused_until > limiter.paused_until()) {
+      limiter.pause_until(view.paused_until, now);
+      spdlog::info("upstream={} paused for {:.1f}s (seen by another relay instance)", transport->name(),
+                   std::chrono::duration<double>(limiter.paused_until() - now).count());
+    }
+    if (view.open_until > now && breaker.state(now) == BreakerState::closed) breaker.trip_until(now, view.open_until);
+  }
 };
 
 // What one attempt says about the upstream's health.
@@ -83,7 +100,7 @@ struct Router::State {
     std::optional<SteadyTime> best;
     for (const Member& m : members) {
       if (!m.healthy) continue;
-      SteadyTime t = m.limiter.next_free(now);
+      SteadyTime t = m.fleet_shared() ? std::max(m.limiter.paused_until(), m.fleet_next) : m.limiter.next_free(now);
       if (m.breaker.state(now) == BreakerState::open) t = std::max(t, m.breaker.reopens_at());
       if (!best || t < *best) best = t;
     }
@@ -94,6 +111,7 @@ struct Router::State {
     Member& m = members[index];
     --m.in_flight;
     ++m.attempts;
+    const BreakerState before = m.breaker.state(now);
     switch (health_of(r)) {
       case Health::good: {
         m.breaker.record_success(now);
@@ -112,6 +130,16 @@ struct Router::State {
     }
     if (r.outcome == Outcome::delivered) ++m.delivered;
     if (r.outcome != Outcome::delivered && r.outcome != Outcome::permanent) ++m.failed;
+    if (m.settings.fleet) {
+      // The fleet hears of this instance's circuit changes and of every answer (throttling, Retry-After).
+      const BreakerState after = m.breaker.state(now);
+      if (after == BreakerState::open && before != BreakerState::open) {
+        m.settings.fleet->on_circuit(after, m.breaker.reopens_at());
+      } else if (after == BreakerState::closed && before != BreakerState::closed) {
+        m.settings.fleet->on_circuit(after, now);
+      }
+      m.settings.fleet->on_result(r, now, clock.wall_now());
+    }
     const double rate = m.limiter.rate();
     const SteadyTime paused = m.limiter.paused_until();
     m.limiter.on_result(r, now, clock.wall_now());
@@ -147,12 +175,20 @@ Router::Router(RouterSettings settings, std::vector<std::unique_ptr<upstream::Tr
 
 std::unique_ptr<Router> Router::from_config(const conf::Config& config,
                                             std::vector<std::unique_ptr<upstream::Transport>> upstreams,
-                                            const Clock& clock) {
+                                            const Clock& clock, std::vector<std::shared_ptr<FleetUpstream>> fleet) {
   RouterSettings settings;
   settings.routing = config.routing;
   settings.failover = config.failover_policy;
   std::vector<UpstreamSettings> per;
-  for (const auto& u : config.upstreams) per.push_back(UpstreamSettings{u.weight, u.options});
+  for (size_t i = 0; i < config.upstreams.size(); ++i) {
+    const auto& u = config.upstreams[i];
+    UpstreamSettings one{u.weight, u.options};
+    if (i < fleet.size() && fleet[i]) {
+      one.fleet = fleet[i];
+      one.options = fallback_options(u.options, config.caching.redis_fallback_fraction);
+    }
+    per.push_back(std::move(one));
+  }
   return std::make_unique<Router>(settings, std::move(upstreams), std::move(per), clock);
 }
 
@@ -217,13 +253,15 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
     size_t pick = n;
     SteadyTime slot{};
     bool new_round = false;
+    bool ask_fleet = false;  // the pick's slot comes from the fleet's budget (fleet mode)
     {
       std::lock_guard lock(s.mutex);
       const SteadyTime now = s.clock.now();
       std::vector<Candidate> candidates;
       bool any_usable = false;
       for (size_t i = 0; i < n; ++i) {
-        const Member& m = s.members[i];
+        Member& m = s.members[i];
+        m.follow_fleet(now);
         if (ruled_out[i] || !s.usable(m, now)) continue;
         any_usable = true;
         if (!tried[i]) candidates.push_back(Candidate{i, m.settings.weight, m.in_flight, m.latency_ms});
@@ -235,6 +273,11 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
         for (size_t index : s.balancer->order(candidates)) {
           Member& m = s.members[index];
           if (!m.breaker.allow(now)) continue;
+          if (m.fleet_shared()) {
+            pick = index;
+            ask_fleet = true;
+            break;
+          }
           auto due = m.limiter.reserve(now, s.settings.longest_rate_wait);
           if (!due) {
             m.breaker.record_neutral();
@@ -255,6 +298,32 @@ boost::asio::awaitable<DeliveryResult> Router::State::cycle(const OutboundMessag
       co_await s.clock.sleep_until(s.clock.now() + s.settings.failover.retry_delay);
       std::fill(tried.begin(), tried.end(), false);
       continue;
+    }
+    if (ask_fleet) {
+      // Asked outside the lock: the shared store answers within its timeout, or the local limiter decides.
+      auto ask = s.members[pick].settings.fleet->acquire(s.settings.longest_rate_wait);
+      const FleetSlot fleet_slot = co_await std::move(ask);
+      std::lock_guard lock(s.mutex);
+      Member& m = s.members[pick];
+      const SteadyTime now = s.clock.now();
+      std::optional<SteadyTime> due;
+      if (fleet_slot.kind == FleetSlot::Kind::granted) {
+        due = fleet_slot.due;
+      } else if (fleet_slot.kind == FleetSlot::Kind::refused) {
+        m.fleet_next = fleet_slot.next;
+      } else {
+        due = m.limiter.reserve(now, s.settings.longest_rate_wait);
+      }
+      if (due) {
+        slot = *due;
+        if (slot > now) ++m.waiting;
+      } else {
+        m.breaker.record_neutral();
+        ruled_out[pick] = true;
+        spdlog::debug("qid={} upstream={} over the fleet's rate limit for longer than {}s; not this cycle",
+                      message.queue_id, m.transport->name(), s.settings.longest_rate_wait.count());
+        pick = n;
+      }
     }
     if (pick == n) continue;  // every candidate was ruled out just now; the loop re-checks (and may stop)
 
@@ -353,7 +422,8 @@ boost::asio::awaitable<std::vector<DeliveryResult>> Router::deliver_batch(std::s
     const SteadyTime now = s.clock.now();
     std::vector<Candidate> candidates;
     for (size_t i = 0; i < s.members.size(); ++i) {
-      const Member& m = s.members[i];
+      Member& m = s.members[i];
+      m.follow_fleet(now);
       if (s.usable(m, now) && !m.limiter.limited() && !m.limiter.paused(now))
         candidates.push_back(Candidate{i, m.settings.weight, m.in_flight, m.latency_ms});
     }

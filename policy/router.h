@@ -19,6 +19,8 @@
 
 namespace smarthost::policy {
 
+class FleetUpstream;
+
 struct RouterSettings {
   conf::Routing routing = conf::Routing::single;
   conf::FailoverPolicy failover;  // max_retries and retry_delay apply within one deliver(); breaker per upstream
@@ -32,6 +34,9 @@ struct RouterSettings {
 struct UpstreamSettings {
   uint32_t weight = 1;
   conf::UpstreamOptions options;
+  // Fleet mode: the state shared with other relay instances (fleet_upstream.h). While it is shared, its budget
+  // replaces the local limiter's rate (`options` then holds the fallback limits); pauses and circuits follow it.
+  std::shared_ptr<FleetUpstream> fleet;
 };
 
 // One upstream's state for metrics and `smarthost status`.
@@ -53,10 +58,13 @@ class Router final : public upstream::Transport {
   // `per_upstream` is in transport order (missing entries take the defaults). The clock must outlive the router.
   Router(RouterSettings settings, std::vector<std::unique_ptr<upstream::Transport>> upstreams,
          std::vector<UpstreamSettings> per_upstream, const Clock& clock = system_clock());
-  // Settings from the configuration; `upstreams` are built from config.upstreams, in the same order.
+  // Settings from the configuration; `upstreams` are built from config.upstreams, in the same order. `fleet`
+  // (fleet mode, same order, may be shorter) shares upstreams with other instances; their local limits become
+  // fallback_options(options, caching.redis_fallback_fraction).
   static std::unique_ptr<Router> from_config(const conf::Config& config,
                                              std::vector<std::unique_ptr<upstream::Transport>> upstreams,
-                                             const Clock& clock = system_clock());
+                                             const Clock& clock = system_clock(),
+                                             std::vector<std::shared_ptr<FleetUpstream>> fleet = {});
   ~Router() override;
 
   // Never throws for remote failures. Tries upstreams until every recipient is delivered or permanently refused,

@@ -46,6 +46,20 @@ class FsSpoolWriter final : public SpoolWriter {
   uint64_t size() const override { return size_; }
   const QueueId& id() const override { return id_; }
 
+  StagedMessage stage() {
+    StagedMessage staged;
+    if (handed_over_ || fd_ < 0) {
+      staged.error = std::make_error_code(std::errc::invalid_argument);
+      return staged;
+    }
+    flush();
+    staged.error = error_;
+    staged.path = path_.string();
+    staged.offset = kRecordBlock;
+    staged.size = size_;
+    return staged;
+  }
+
   asio::awaitable<CommitResult> commit(const mail::Envelope& envelope) override {
     if (handed_over_ || fd_ < 0) co_return CommitResult{std::make_error_code(std::errc::invalid_argument), {}};
     flush();
@@ -191,6 +205,13 @@ std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
   if (!error) error = std::make_error_code(std::errc::file_exists);
   spdlog::warn("spool: cannot start a message in {}: {}", dir_.root().string(), error.message());
   return nullptr;
+}
+
+StagedMessage FsSpool::stage(SpoolWriter& writer) {
+  if (auto* ours = dynamic_cast<FsSpoolWriter*>(&writer)) return ours->stage();
+  StagedMessage staged;
+  staged.error = std::make_error_code(std::errc::invalid_argument);
+  return staged;
 }
 
 asio::awaitable<std::error_code> FsSpool::apply(SpoolChange change) {

@@ -16,6 +16,14 @@
 
 namespace smarthost::queue {
 
+// Where an uncommitted message's bytes sit, for passthrough delivery (see FsSpool::stage).
+struct StagedMessage {
+  std::error_code error;  // the first write error of the writer, if any
+  std::string path;       // its temporary file in tmp/
+  uint64_t offset = 0;    // where the message starts in that file; it runs to the end
+  uint64_t size = 0;
+};
+
 struct FsSpoolOptions {
   SpoolHooks hooks;  // fault injection and sync counting, for tests
   SpoolDir::SyncMethod sync = SpoolDir::SyncMethod::automatic;
@@ -31,6 +39,11 @@ class FsSpool final : public Spool {
   ~FsSpool() override;  // waits for pending commits; the executors they complete on must still exist
 
   std::unique_ptr<SpoolWriter> begin(std::error_code& error) override;
+
+  // Writes out what `writer` (made by this spool's begin()) still buffers and says where its content lies, so a
+  // transport can read it without a commit. The file stays the writer's and goes away with it; nothing is
+  // queued and nothing is fsynced. Fails (invalid_argument) for a writer of another kind or one committed.
+  StagedMessage stage(SpoolWriter& writer);
 
   const SpoolDir& dir() const { return dir_; }
   const RecoveryReport& recovery() const { return recovery_; }

@@ -513,7 +513,7 @@ Step Session::bdat_end(const DataOutcome& outcome) {
 Step Session::committed(const CommitOutcome& outcome) {
   if (s_->closed) return Step{"", Next::close};
   s_->reset_transaction();
-  if (outcome.ok) return s_->ok("250 2.0.0 Ok: queued as " + outcome.queue_id);
+  if (outcome.ok) return s_->ok(outcome.reply.empty() ? "250 2.0.0 Ok: queued as " + outcome.queue_id : outcome.reply);
   return s_->ok(outcome.reply.empty() ? std::string_view("451 4.3.0 Error: queue file write error") : outcome.reply);
 }
 

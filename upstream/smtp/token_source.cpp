@@ -9,8 +9,11 @@
 #include <boost/json/value.hpp>
 #include <spdlog/spdlog.h>
 
+#include <openssl/evp.h>
+
 #include <cctype>
 #include <list>
+#include <mutex>
 
 #include "upstream/http/http_client.h"
 
@@ -29,6 +32,29 @@ struct TokenRequest {
   std::string form;  // the POST body
   std::chrono::milliseconds timeout{30000};
 };
+
+// Fleet mode's token store (share_tokens_through), picked up by each source when it is made.
+std::mutex shared_store_mutex;
+std::shared_ptr<SharedTokenStore> shared_store;
+
+// The shared store's key for one OAuth client: a hash, so neither the client nor the refresh token shows.
+std::string shared_key(const conf::AuthenticationConfig& auth) {
+  const std::string identity = auth.token_url + "\n" + auth.client_id + "\n" + auth.refresh_token + "\n" + auth.scope;
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_Digest(identity.data(), identity.size(), md, &length, EVP_sha256(), nullptr);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string key = "oauth:";
+  for (unsigned i = 0; i < 16 && i < length; ++i) {
+    key.push_back(kHex[md[i] >> 4]);
+    key.push_back(kHex[md[i] & 15]);
+  }
+  return key;
+}
+
+int64_t wall_seconds() {
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
 
 struct FetchResult {
   std::string token;
@@ -89,10 +115,12 @@ FetchResult parse_token_response(long status, const std::string& body) {
 class OAuthTokenSource final : public TokenSource, public std::enable_shared_from_this<OAuthTokenSource> {
  public:
   OAuthTokenSource(asio::any_io_executor executor, TokenRequest request, http::HttpClientSettings http_settings,
-                   SteadyClock clock)
+                   SteadyClock clock, std::shared_ptr<SharedTokenStore> shared, std::string shared_key)
       : executor_(executor),
         request_(std::move(request)),
         clock_(std::move(clock)),
+        shared_(std::move(shared)),
+        shared_key_(std::move(shared_key)),
         http_(std::make_unique<http::HttpClient>(std::move(executor), std::move(http_settings))) {}
 
   asio::awaitable<AccessToken> access_token(bool force_refresh) override {
@@ -107,6 +135,17 @@ class OAuthTokenSource final : public TokenSource, public std::enable_shared_fro
       co_return AccessToken{{}, last_error_.empty() ? "token fetch timed out" : last_error_};
     }
     fetching_ = true;
+    bool taken = false;
+    if (shared_) {
+      auto take = take_shared(force_refresh);
+      taken = co_await std::move(take);
+    }
+    if (taken) {
+      fetching_ = false;
+      for (auto& w : waiters_) w->cancel();
+      waiters_.clear();
+      co_return AccessToken{token_, {}};
+    }
     FetchResult result = co_await async_fetch();
     fetching_ = false;
     if (result.token.empty()) {
@@ -118,6 +157,12 @@ class OAuthTokenSource final : public TokenSource, public std::enable_shared_fro
       auto margin = std::min<std::chrono::seconds>(kMaxRefreshMargin, result.lifetime / 10);
       refresh_at_ = clock_() + result.lifetime - margin;
       spdlog::debug("oauth2: new access token, valid for {}s", result.lifetime.count());
+      if (shared_ && result.lifetime > margin) {
+        // "<expiry in Unix seconds> <token>", kept until shortly before it expires.
+        std::string value = std::to_string(wall_seconds() + result.lifetime.count()) + " " + result.token;
+        auto save = shared_->save(shared_key_, std::move(value), result.lifetime - margin);
+        co_await std::move(save);
+      }
     }
     for (auto& w : waiters_) w->cancel();
     waiters_.clear();
@@ -125,6 +170,26 @@ class OAuthTokenSource final : public TokenSource, public std::enable_shared_fro
   }
 
  private:
+  // Fleet mode: takes a token another instance fetched, when it is still fresh (and, after a refusal, not the
+  // refused one). True when it did.
+  asio::awaitable<bool> take_shared(bool force_refresh) {
+    auto load = shared_->load(shared_key_);
+    std::optional<std::string> value = co_await std::move(load);
+    if (!value) co_return false;
+    const auto space = value->find(' ');
+    if (space == std::string::npos || space + 1 >= value->size()) co_return false;
+    const int64_t expires = std::atoll(value->substr(0, space).c_str());
+    std::string token = value->substr(space + 1);
+    const auto left = std::chrono::seconds(expires - wall_seconds());
+    const auto margin = std::min<std::chrono::seconds>(kMaxRefreshMargin, left / 10);
+    if (left <= margin || (force_refresh && token == token_)) co_return false;
+    token_ = std::move(token);
+    refresh_at_ = clock_() + left - margin;
+    last_error_.clear();
+    spdlog::debug("oauth2: access token shared by another relay instance, valid for {}s", left.count());
+    co_return true;
+  }
+
   asio::awaitable<FetchResult> async_fetch() {
     http::HttpRequest request;
     request.method = "POST";
@@ -145,6 +210,8 @@ class OAuthTokenSource final : public TokenSource, public std::enable_shared_fro
   SteadyClock clock_;
   std::string token_;
   std::chrono::steady_clock::time_point refresh_at_{};
+  std::shared_ptr<SharedTokenStore> shared_;
+  std::string shared_key_;
   std::string last_error_;
   bool fetching_ = false;
   std::list<std::shared_ptr<asio::steady_timer>> waiters_;
@@ -173,8 +240,18 @@ std::shared_ptr<TokenSource> make_oauth_token_source(asio::any_io_executor execu
   field("refresh_token", auth.refresh_token);
   if (!auth.scope.empty()) field("scope", auth.scope);
   if (!clock) clock = [] { return std::chrono::steady_clock::now(); };
+  std::shared_ptr<SharedTokenStore> shared;
+  {
+    std::lock_guard lock(shared_store_mutex);
+    shared = shared_store;
+  }
   return std::make_shared<OAuthTokenSource>(std::move(executor), std::move(request), std::move(http_settings),
-                                            std::move(clock));
+                                            std::move(clock), std::move(shared), shared_key(auth));
+}
+
+void share_tokens_through(std::shared_ptr<SharedTokenStore> store) {
+  std::lock_guard lock(shared_store_mutex);
+  shared_store = std::move(store);
 }
 
 }  // namespace smarthost::upstream::smtp

@@ -9,6 +9,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "conf/config.h"
@@ -29,6 +30,21 @@ class TokenSource {
 };
 
 using SteadyClock = std::function<std::chrono::steady_clock::time_point()>;
+
+// Fleet mode: a store shared by the relay instances where access tokens are kept, so that one instance fetches a
+// token and the others reuse it instead of each refreshing. Implemented over Redis in policy/redis/ (upstream/
+// does not depend on policy/). Both calls never throw and complete within the store's timeout.
+class SharedTokenStore {
+ public:
+  virtual ~SharedTokenStore() = default;
+  // The value under `key`, or nullopt (none, or the store did not answer).
+  virtual boost::asio::awaitable<std::optional<std::string>> load(std::string key) = 0;
+  virtual boost::asio::awaitable<void> save(std::string key, std::string value, std::chrono::seconds ttl) = 0;
+};
+
+// OAuth2 sources made after this call keep their tokens in `store` too (nullptr: each source on its own, the
+// default). Called once at start-up, before the transports are built.
+void share_tokens_through(std::shared_ptr<SharedTokenStore> store);
 
 // The [authentication] type = "oauth2" source: POST token_url with grant_type=refresh_token, client_id,
 // client_secret, refresh_token (and scope when set), as application/x-www-form-urlencoded.
