@@ -2,6 +2,7 @@
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
+PREFIX ?= /usr
 
 .PHONY: all deps configure build run test bench clean install
 
@@ -32,7 +33,10 @@ bench:
 	cmake --build $(BUILD)-bench -j $(JOBS)
 	bench/run $(BUILD)-bench
 
-install: build
+# FHS layout under PREFIX (/usr: /usr/sbin/smarthost, /usr/lib/systemd/system, /etc/smarthost); DESTDIR stages it.
+install: configure
+	cmake -S . -B $(BUILD) -DCMAKE_INSTALL_PREFIX=$(PREFIX) >/dev/null
+	cmake --build $(BUILD) -j $(JOBS) --target smarthost
 	DESTDIR=$(DESTDIR) cmake --install $(BUILD)
 
 clean:

@@ -6,11 +6,16 @@ namespace smarthost::app {
 const std::vector<Command>& commands() {
   static const std::vector<Command> table = {
       {"serve", "run the relay (SMTP listener, queue, deliveries)",
-       "Usage: smarthost serve\n\n"
+       "Usage: smarthost serve [--user NAME]\n\n"
        "Runs the relay in the foreground: accepts mail on the configured listeners, queues it durably and\n"
-       "delivers it upstream. Without a configuration file it runs the development profile: SMTP on\n"
+       "delivers it upstream. Without a configuration file it is configured from SMARTHOST_* environment\n"
+       "variables when SMARTHOST_PROVIDER is set (containers), else it runs the development profile: SMTP on\n"
        "127.0.0.1:2525, mail written as files into ./smarthost-data/outbox.\n"
-       "Signals: SIGTERM/SIGINT drain and stop; SIGHUP reloads the configuration.\n",
+       "  --user NAME   started as root: give NAME the queue directory, then run as NAME, keeping only the\n"
+       "                right to bind ports below 1024\n"
+       "Signals: SIGTERM/SIGINT stop accepting, let open sessions finish (server.drain_timeout, then 421 4.3.2)\n"
+       "and exit 0; SIGHUP reloads the configuration (a bad one is refused and the running one kept).\n"
+       "Under systemd (Type=notify) it reports READY, RELOADING, STOPPING and STATUS, and pings the watchdog.\n",
        run_serve},
       {"check-config", "validate the configuration; --print shows it with defaults",
        "Usage: smarthost check-config [--print]\n\n"
@@ -61,6 +66,40 @@ const std::vector<Command>& commands() {
        "Reads an AWS secret access key on standard input and prints the SES SMTP password for REGION\n"
        "(for email-smtp.REGION.amazonaws.com), as AWS documents it.\n",
        run_ses_smtp_password},
+      {"validate", "check each upstream: credentials, connection, a test message, the sending domain",
+       "Usage: smarthost validate [--to ADDR] [--check LIST] [--timeout SECONDS]\n\n"
+       "Checks every configured upstream and prints one line per check with ok or FAIL and the reason:\n"
+       "  credentials       an authenticated call (API read, or SMTP AUTH) proves the key or password works\n"
+       "  connection        the upstream answers: SMTP connect with TLS and AUTH, or the API over HTTPS\n"
+       "  send_test_email   one test message to --to ADDR (or [test_mode] test_email with [validation]\n"
+       "                    send_test_email = true)\n"
+       "  verify_domain     Mailgun domain state, SES identity status, and the SPF and DKIM TXT records of the\n"
+       "                    sending domain (on with [validation] verify_domain = true)\n"
+       "  --check LIST      only these checks, comma-separated (default: credentials,connection plus what\n"
+       "                    [validation] and --to switch on)\n"
+       "  --timeout S       per check (default 15)\n"
+       "With [validation] keys set, `serve` runs the same checks at start-up and refuses to start on a failure.\n"
+       "Exit status: 0 all passed, 1 a check failed or the configuration is invalid, 2 usage.\n",
+       run_validate},
+      {"send-test", "send one message through the running relay and follow it to delivery",
+       "Usage: smarthost send-test --to ADDR [--from ADDR] [--timeout SECONDS]\n\n"
+       "Submits a short test message to the running relay's first listener, then follows it through the queue\n"
+       "(via the admin socket) and prints each step with the time since the start: accepted with its queue id,\n"
+       "each delivery attempt and answer, and delivered or failed.\n"
+       "Exit status: 0 delivered, 1 refused or failed for good, 2 usage, 75 not delivered within the timeout\n"
+       "(default 60 s) or no relay running.\n",
+       run_send_test},
+      {"status", "show the running relay: upstreams, queue, alerts and the last errors",
+       "Usage: smarthost status [--json] [--url URL]\n\n"
+       "Asks the running relay for /status on its operations endpoint (metrics.listen, default\n"
+       "127.0.0.1:9325) and prints a table: each upstream with its state, circuit, rate, latency and health\n"
+       "check, then the queue, the traffic, the alerts firing and the last delivery errors.\n"
+       "  --json      print the JSON answer as it came\n"
+       "  --url URL   ask this base URL instead (e.g. http://10.0.0.5:9325)\n"
+       "The same endpoint serves /metrics (Prometheus), /healthz and /readyz.\n"
+       "Exit status: 0 the relay is ready, 1 it answered but is not ready (or a configuration error),\n"
+       "75 no relay answered.\n",
+       run_status},
       {"version", "print the version", "Usage: smarthost version\n", run_version},
       {"help", "list the commands, or `help COMMAND` for one", "Usage: smarthost help [COMMAND]\n", nullptr},
   };

@@ -12,5 +12,8 @@ int run_sendmail(const Invocation&);
 int run_passwd(const Invocation&);
 int run_ses_smtp_password(const Invocation&);
 int run_queue(const Invocation&);
+int run_validate(const Invocation&);
+int run_send_test(const Invocation&);
+int run_status(const Invocation&);
 
 }  // namespace smarthost::app

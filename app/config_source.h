@@ -1,5 +1,6 @@
 // Finds and loads the configuration for a command: --config, $SMARTHOST_CONFIG, /etc/smarthost/smarthost.toml,
-// or the embedded development profile; prints every error; sets up logging from it.
+// the environment (SMARTHOST_PROVIDER and friends, for containers), or the embedded development profile; prints
+// every error; sets up logging from it.
 #pragma once
 
 #include <memory>
@@ -8,6 +9,7 @@
 
 #include "app/cli.h"
 #include "conf/config.h"
+#include "conf/loader.h"
 
 namespace smarthost::app {
 
@@ -15,7 +17,8 @@ inline constexpr const char* kDefaultConfigPath = "/etc/smarthost/smarthost.toml
 
 struct LoadedConfig {
   std::shared_ptr<const conf::Config> config;
-  bool embedded = false;  // no file: the development profile
+  bool embedded = false;     // no file: the development profile
+  bool environment = false;  // no file: built from SMARTHOST_* variables
   std::string path;       // the file loaded, or "" when embedded
 };
 
@@ -23,7 +26,12 @@ struct LoadedConfig {
 // if `allow_embedded`. Errors and warnings go to stderr; nullopt means "exit with kExitConfig".
 std::optional<LoadedConfig> load_config(const GlobalOptions& global, bool allow_embedded);
 
+// Loads the running configuration's source again (its file, or the environment) for a reload. The embedded
+// default has nothing to reload: the result then carries one error saying so.
+conf::LoadResult reload_config(const conf::Config& running);
+
 // Installs logging from the config, with --log-level / --log-format overriding it, and registers the secrets.
+// A configuration from the environment (a container) logs to stdout; any other to stderr.
 void setup_logging(const GlobalOptions& global, const conf::Config& config);
 
 }  // namespace smarthost::app

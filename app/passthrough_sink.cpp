@@ -64,8 +64,11 @@ std::string permanent_reply(std::string_view upstream_text) {
   return "554 5.0.0 " + (line.empty() ? std::string("Delivery failed") : line);
 }
 
-void log_result(const Attempt& a, const std::string& upstream, std::string_view reply) {
+void log_result(const Attempt& a, const std::string& transport, std::string_view reply) {
   const auto& r = *a.result;
+  // The router says which of its upstreams answered; a single transport is its own answer.
+  const std::string& upstream =
+      !r.recipients.empty() && !r.recipients.front().upstream.empty() ? r.recipients.front().upstream : transport;
   spdlog::info("qid={} passthrough upstream={} outcome={} nrcpt={} delay={:.2f}s{}{}", a.message.queue_id, upstream,
                upstream::to_string(r.outcome), a.message.envelope.recipients.size(), seconds_since(a.started),
                reply.empty() ? "" : " reply=\"", reply.empty() ? "" : std::string(reply) + "\"");
@@ -169,7 +172,7 @@ asio::awaitable<smtpd::CommitOutcome> PassthroughSink::finish(std::unique_ptr<qu
   if (!attempt->result) {
     attempt->abandoned = true;
     outcome.reply = "451 4.4.1 Upstream did not answer in time; try again later";
-    spdlog::warn("qid={} passthrough upstream={} no verdict within {}ms; client told 451 4.4.1",
+    spdlog::warn("qid={} passthrough via={} no verdict within {}ms; client told 451 4.4.1",
                  attempt->message.queue_id, transport_.name(), deadline_.count());
     co_return outcome;
   }

@@ -272,6 +272,7 @@ struct ServerConfig {
   uint32_t max_recipients_per_minute_per_user = 0;
   Seconds command_timeout{300};
   Seconds data_timeout{600};
+  Seconds drain_timeout{30};  // SIGTERM: open sessions may finish for this long, then get 421 4.3.2
   bool require_tls = false;
   bool require_auth = false;
   std::string users_file;  // lines "user:crypt-hash[:sender,sender...]"

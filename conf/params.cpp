@@ -393,6 +393,7 @@ const Schema<Config>& tables_schema() {
         count("max_recipients_per_minute_per_user", &Srv::max_recipients_per_minute_per_user, 0, 0, 10'000'000),
         duration("command_timeout", &Srv::command_timeout, seconds{300}, seconds{1}, hours{1}),
         duration("data_timeout", &Srv::data_timeout, seconds{600}, seconds{1}, hours{2}),
+        duration("drain_timeout", &Srv::drain_timeout, seconds{30}, seconds{1}, hours{1}),
         flag("require_tls", &Srv::require_tls, false),
         flag("require_auth", &Srv::require_auth, false),
         text("users_file", &Srv::users_file),

@@ -56,8 +56,13 @@ class RedactingFormatter final : public spdlog::formatter {
 
 }  // namespace
 
-void setup_logging(std::string_view level, LogStyle style) {
-  auto sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+void setup_logging(std::string_view level, LogStyle style, LogStream stream) {
+  spdlog::sink_ptr sink;
+  if (stream == LogStream::standard_output) {
+    sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  } else {
+    sink = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  }
   sink->set_formatter(std::make_unique<RedactingFormatter>(style));
   auto logger = std::make_shared<spdlog::logger>("smarthost", sink);
   auto lvl = spdlog::level::from_str(std::string(level));

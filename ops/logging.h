@@ -9,9 +9,11 @@
 namespace smarthost::ops {
 
 enum class LogStyle { text, json };
+// Where log lines go: stderr (the default; the journal takes it under systemd) or stdout (containers).
+enum class LogStream { standard_error, standard_output };
 
 // Installs the default logger. `level` is a spdlog level name ("info", "debug", ...); an unknown name is "info".
-void setup_logging(std::string_view level, LogStyle style);
+void setup_logging(std::string_view level, LogStyle style, LogStream stream = LogStream::standard_error);
 
 // Every occurrence of these strings is replaced by "***" in every log line from now on (at any level).
 // Called with the configuration's secrets at each load and reload.

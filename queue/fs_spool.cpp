@@ -46,6 +46,8 @@ class FsSpoolWriter final : public SpoolWriter {
   uint64_t size() const override { return size_; }
   const QueueId& id() const override { return id_; }
 
+  const FsSpool& spool() const { return spool_; }
+
   StagedMessage stage() {
     StagedMessage staged;
     if (handed_over_ || fd_ < 0) {
@@ -208,7 +210,7 @@ std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
 }
 
 StagedMessage FsSpool::stage(SpoolWriter& writer) {
-  if (auto* ours = dynamic_cast<FsSpoolWriter*>(&writer)) return ours->stage();
+  if (auto* ours = dynamic_cast<FsSpoolWriter*>(&writer); ours && &ours->spool() == this) return ours->stage();
   StagedMessage staged;
   staged.error = std::make_error_code(std::errc::invalid_argument);
   return staged;

@@ -42,7 +42,7 @@ class FsSpool final : public Spool {
 
   // Writes out what `writer` (made by this spool's begin()) still buffers and says where its content lies, so a
   // transport can read it without a commit. The file stays the writer's and goes away with it; nothing is
-  // queued and nothing is fsynced. Fails (invalid_argument) for a writer of another kind or one committed.
+  // queued and nothing is fsynced. Fails (invalid_argument) for a writer of another spool or one committed.
   StagedMessage stage(SpoolWriter& writer);
 
   const SpoolDir& dir() const { return dir_; }

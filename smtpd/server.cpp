@@ -18,6 +18,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <map>
@@ -72,12 +73,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   MessageSink& sink;
   std::shared_ptr<asio::ssl::context> tls;
 
-  std::vector<std::unique_ptr<tcp::acceptor>> tcp_acceptors;
-  std::vector<bool> tcp_is_tls;
-  std::vector<std::unique_ptr<unix_socket::acceptor>> unix_acceptors;
-  std::vector<std::string> endpoints;
+  // One bound listener. Its acceptor lives on its own strand; the accept loop holds it too, so closing it (on that
+  // strand) ends the loop safely even while a reload drops the Listener.
+  struct Listener {
+    std::string key;       // the normalized address with its kind, e.g. "smtp 127.0.0.1:25"; "" = from systemd
+    std::string endpoint;  // as endpoints() shows it
+    asio::strand<asio::io_context::executor_type> strand;
+    std::shared_ptr<tcp::acceptor> tcp_acceptor;
+    std::shared_ptr<unix_socket::acceptor> unix_acceptor;
+    std::string unix_path;  // removed when the listener closes
+    bool implicit_tls = false;
+  };
 
   mutable std::mutex mutex;  // guards everything below
+  std::vector<Listener> listeners;
   std::map<std::string, uint32_t> per_ip;
   std::set<std::shared_ptr<ConnectionControl>> live;
   ServerStats stats;
@@ -116,10 +125,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   ConnectionContext make_context(ClientInfo client, std::shared_ptr<ConnectionControl> control,
                                  std::shared_ptr<const ServerOptions> o, uint64_t sid) {
     ConnectionContext ctx;
+    ctx.policy = o->policy ? o->policy.get() : &policy;
     ctx.options = std::move(o);
-    ctx.policy = &policy;
     ctx.sink = &sink;
-    ctx.tls = tls;
+    {
+      std::lock_guard lock(mutex);
+      ctx.tls = tls;
+    }
     ctx.client = std::move(client);
     ctx.client.session_id = sid;
     ctx.session_id = sid;
@@ -155,34 +167,14 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     socket.shutdown(Socket::shutdown_both, ignored);
   }
 
-  static ClientInfo client_of(tcp::socket& socket, bool implicit_tls, boost::system::error_code& ec) {
-    ClientInfo client;
-    auto remote = socket.remote_endpoint(ec);
-    if (ec) return client;
-    client.address = address_text(remote.address());
-    client.port = remote.port();
-    client.loopback = is_loopback(remote.address());
-    client.tls = implicit_tls;
-    return client;
-  }
-
-  static ClientInfo client_of(unix_socket::socket&, bool, boost::system::error_code&) {
-    ClientInfo client;
-    client.address = "unix";
-    client.loopback = true;
-    return client;
-  }
-
-  // Accepts connections until the acceptor closes; each one gets its own strand.
-  template <class Acceptor>
-  asio::awaitable<void> accept_loop(Acceptor& acceptor, bool implicit_tls) {
+  asio::awaitable<void> accept_tcp(std::shared_ptr<tcp::acceptor> acceptor, bool implicit_tls) {
     auto self = shared_from_this();
     for (;;) {
       // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
       asio::any_io_executor strand = asio::make_strand(io);
-      auto [ec, socket] = co_await acceptor.async_accept(strand, nothrow);
+      auto [ec, socket] = co_await acceptor->async_accept(strand, nothrow);
       if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor.is_open()) co_return;
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());
         // Out of descriptors or similar: back off a little instead of spinning.
         asio::steady_timer pause(io, std::chrono::milliseconds(100));
@@ -190,9 +182,34 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         continue;
       }
       boost::system::error_code rec;
-      ClientInfo client = client_of(socket, implicit_tls, rec);
+      auto remote = socket.remote_endpoint(rec);
       if (rec) continue;
+      ClientInfo client;
+      client.address = address_text(remote.address());
+      client.port = remote.port();
+      client.loopback = is_loopback(remote.address());
+      client.tls = implicit_tls;
       start_connection(std::move(socket), std::move(client), implicit_tls);
+    }
+  }
+
+  asio::awaitable<void> accept_unix(std::shared_ptr<unix_socket::acceptor> acceptor) {
+    auto self = shared_from_this();
+    for (;;) {
+      // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
+      asio::any_io_executor strand = asio::make_strand(io);
+      auto [ec, socket] = co_await acceptor->async_accept(strand, nothrow);
+      if (ec) {
+        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
+        spdlog::warn("accept failed: {}", ec.message());
+        asio::steady_timer pause(io, std::chrono::milliseconds(100));
+        co_await pause.async_wait(nothrow);
+        continue;
+      }
+      ClientInfo client;
+      client.address = "unix";
+      client.loopback = true;
+      start_connection(std::move(socket), std::move(client), false);
     }
   }
 
@@ -220,38 +237,80 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     }
   }
 
-  void listen_tcp(const ListenAddress& a, bool implicit_tls) {
+  static std::string listener_key(const ListenAddress& a, bool implicit_tls) {
+    if (a.unix_socket) return "unix " + a.path;
+    return std::string(implicit_tls ? "tls " : "smtp ") + a.host + ":" + std::to_string(a.port);
+  }
+
+  // Binds a TCP listener; throws std::runtime_error naming the address.
+  Listener bind_tcp(const ListenAddress& a, bool implicit_tls) {
     boost::system::error_code ec;
     auto address = asio::ip::make_address(a.host, ec);
     if (ec) throw std::runtime_error("listen " + a.text + ": not an IP address");
     tcp::endpoint ep(address, a.port);
-    auto acceptor = std::make_unique<tcp::acceptor>(io);
-    acceptor->open(ep.protocol(), ec);
-    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
-    if (!ec && address.is_v6()) acceptor->set_option(asio::ip::v6_only(true), ec);
-    if (!ec) acceptor->bind(ep, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    Listener l{listener_key(a, implicit_tls), "", asio::make_strand(io), nullptr, nullptr, "", implicit_tls};
+    l.tcp_acceptor = std::make_shared<tcp::acceptor>(l.strand);
+    l.tcp_acceptor->open(ep.protocol(), ec);
+    if (!ec) l.tcp_acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec && address.is_v6()) l.tcp_acceptor->set_option(asio::ip::v6_only(true), ec);
+    if (!ec) l.tcp_acceptor->bind(ep, ec);
+    if (!ec) l.tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("cannot listen on " + a.text + ": " + ec.message());
-    auto bound = acceptor->local_endpoint();
+    auto bound = l.tcp_acceptor->local_endpoint();
     std::string shown = bound.address().is_v6() ? "[" + bound.address().to_string() + "]:" + std::to_string(bound.port())
                                                  : bound.address().to_string() + ":" + std::to_string(bound.port());
-    endpoints.push_back(implicit_tls ? shown + " (tls)" : shown);
-    tcp_acceptors.push_back(std::move(acceptor));
-    tcp_is_tls.push_back(implicit_tls);
+    l.endpoint = implicit_tls ? shown + " (tls)" : shown;
+    return l;
   }
 
-  void listen_unix(const ListenAddress& a) {
+  // Binds a unix-domain listener (replacing a stale socket file); throws std::runtime_error naming the path.
+  Listener bind_unix(const ListenAddress& a) {
     std::error_code fec;
     if (std::filesystem::is_socket(a.path, fec)) std::filesystem::remove(a.path, fec);
-    auto acceptor = std::make_unique<unix_socket::acceptor>(io);
+    Listener l{listener_key(a, false), a.text, asio::make_strand(io), nullptr, nullptr, a.path, false};
+    l.unix_acceptor = std::make_shared<unix_socket::acceptor>(l.strand);
     boost::system::error_code ec;
     unix_socket::endpoint ep(a.path);
-    acceptor->open(ep.protocol(), ec);
-    if (!ec) acceptor->bind(ep, ec);
-    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    l.unix_acceptor->open(ep.protocol(), ec);
+    if (!ec) l.unix_acceptor->bind(ep, ec);
+    if (!ec) l.unix_acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) throw std::runtime_error("cannot listen on " + a.text + ": " + ec.message());
-    endpoints.push_back(a.text);
-    unix_acceptors.push_back(std::move(acceptor));
+    return l;
+  }
+
+  // Binds every listener of `o`: listen, then listen_tls. Throws std::runtime_error on the first failure.
+  std::vector<Listener> bind_all(const ServerOptions& o, bool have_tls) {
+    std::vector<Listener> out;
+    for (const auto& text : o.listen) {
+      auto a = parse_listen_address(text);
+      if (!a) throw std::runtime_error("bad listen address '" + text + "'");
+      out.push_back(a->unix_socket ? bind_unix(*a) : bind_tcp(*a, false));
+    }
+    for (const auto& text : o.listen_tls) {
+      auto a = parse_listen_address(text);
+      if (!a || a->unix_socket) throw std::runtime_error("bad listen_tls address '" + text + "'");
+      if (!have_tls) throw std::runtime_error("listen_tls " + text + " needs security.certificate_path");
+      out.push_back(bind_tcp(*a, true));
+    }
+    return out;
+  }
+
+  void spawn_accept(const Listener& l) {
+    if (l.tcp_acceptor) asio::co_spawn(l.strand, accept_tcp(l.tcp_acceptor, l.implicit_tls), log_escape("accept"));
+    if (l.unix_acceptor) asio::co_spawn(l.strand, accept_unix(l.unix_acceptor), log_escape("accept"));
+  }
+
+  // Closes a listener on its strand: its accept loop ends; sessions it accepted go on.
+  static void close_listener(const Listener& l) {
+    asio::post(l.strand, [tcp_a = l.tcp_acceptor, unix_a = l.unix_acceptor, path = l.unix_path] {
+      boost::system::error_code ec;
+      if (tcp_a) tcp_a->close(ec);
+      if (unix_a) {
+        unix_a->close(ec);
+        std::error_code fec;
+        if (!path.empty()) std::filesystem::remove(path, fec);
+      }
+    });
   }
 
   // systemd socket activation: LISTEN_PID/LISTEN_FDS (and LISTEN_FDNAMES), descriptors from 3 on.
@@ -277,21 +336,21 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       socklen_t len = sizeof ss;
       if (::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len) != 0) continue;
       std::string name = i < static_cast<int>(names.size()) ? names[i] : "";
+      Listener l{"", "", asio::make_strand(io), nullptr, nullptr, "", false};
       if (ss.ss_family == AF_UNIX) {
-        auto acceptor = std::make_unique<unix_socket::acceptor>(io, unix_socket(), fd);
-        endpoints.push_back("unix (systemd fd " + std::to_string(fd) + ")");
-        unix_acceptors.push_back(std::move(acceptor));
+        l.unix_acceptor = std::make_shared<unix_socket::acceptor>(l.strand, unix_socket(), fd);
+        l.endpoint = "unix (systemd fd " + std::to_string(fd) + ")";
+        listeners.push_back(std::move(l));
         continue;
       }
       auto protocol = ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
-      auto acceptor = std::make_unique<tcp::acceptor>(io, protocol, fd);
-      auto bound = acceptor->local_endpoint();
-      bool implicit = name == "smtps" || name == "submissions" || name.find("tls") != std::string::npos ||
-                      bound.port() == 465;
-      endpoints.push_back(bound.address().to_string() + ":" + std::to_string(bound.port()) +
-                          (implicit ? " (tls, systemd)" : " (systemd)"));
-      tcp_acceptors.push_back(std::move(acceptor));
-      tcp_is_tls.push_back(implicit);
+      l.tcp_acceptor = std::make_shared<tcp::acceptor>(l.strand, protocol, fd);
+      auto bound = l.tcp_acceptor->local_endpoint();
+      l.implicit_tls = name == "smtps" || name == "submissions" || name.find("tls") != std::string::npos ||
+                       bound.port() == 465;
+      l.endpoint = bound.address().to_string() + ":" + std::to_string(bound.port()) +
+                   (l.implicit_tls ? " (tls, systemd)" : " (systemd)");
+      listeners.push_back(std::move(l));
     }
     ::unsetenv("LISTEN_PID");
     ::unsetenv("LISTEN_FDS");
@@ -305,44 +364,30 @@ Server::Server(asio::io_context& io, ServerOptions options, SessionPolicy& polic
     : impl_(std::make_shared<Impl>(io, std::move(options), policy, sink, std::move(tls))) {}
 
 Server::~Server() {
+  std::lock_guard lock(impl_->mutex);
   boost::system::error_code ec;
-  for (auto& a : impl_->tcp_acceptors) a->close(ec);
-  for (auto& a : impl_->unix_acceptors) a->close(ec);
+  for (auto& l : impl_->listeners) {
+    if (l.tcp_acceptor) l.tcp_acceptor->close(ec);
+    if (l.unix_acceptor) l.unix_acceptor->close(ec);
+  }
 }
 
 void Server::start() {
   auto& impl = *impl_;
   const auto& o = *impl.options;
+  std::lock_guard lock(impl.mutex);
   bool adopted = o.take_systemd_sockets && impl.adopt_systemd_sockets();
-  if (!adopted) {
-    for (const auto& text : o.listen) {
-      auto a = parse_listen_address(text);
-      if (!a) throw std::runtime_error("bad listen address '" + text + "'");
-      if (a->unix_socket) {
-        impl.listen_unix(*a);
-      } else {
-        impl.listen_tcp(*a, false);
-      }
-    }
-    for (const auto& text : o.listen_tls) {
-      auto a = parse_listen_address(text);
-      if (!a || a->unix_socket) throw std::runtime_error("bad listen_tls address '" + text + "'");
-      if (!impl.tls) throw std::runtime_error("listen_tls " + text + " needs security.certificate_path");
-      impl.listen_tcp(*a, true);
-    }
-  }
-  for (size_t i = 0; i < impl.tcp_acceptors.size(); ++i) {
-    asio::co_spawn(impl.io, impl.accept_loop(*impl.tcp_acceptors[i], impl.tcp_is_tls[i]), log_escape("accept"));
-  }
-  for (auto& a : impl.unix_acceptors) asio::co_spawn(impl.io, impl.accept_loop(*a, false), log_escape("accept"));
+  if (!adopted) impl.listeners = impl.bind_all(o, impl.tls != nullptr);
+  for (const auto& l : impl.listeners) impl.spawn_accept(l);
 }
 
 void Server::stop(std::chrono::seconds drain) {
   auto impl = impl_;
   asio::post(impl->io, [impl, drain] {
-    boost::system::error_code ec;
-    for (auto& a : impl->tcp_acceptors) a->close(ec);
-    for (auto& a : impl->unix_acceptors) a->close(ec);
+    {
+      std::lock_guard lock(impl->mutex);
+      for (const auto& l : impl->listeners) Impl::close_listener(l);
+    }
     auto tell_all = [impl](bool expired) {
       std::vector<std::shared_ptr<ConnectionControl>> live;
       {
@@ -368,7 +413,107 @@ void Server::update(ServerOptions options) {
   impl_->options = std::make_shared<const ServerOptions>(std::move(options));
 }
 
-std::vector<std::string> Server::endpoints() const { return impl_->endpoints; }
+bool Server::reconfigure(ServerOptions options, std::shared_ptr<asio::ssl::context> tls, std::string& error) {
+  auto& impl = *impl_;
+  std::vector<Impl::Listener> added;
+  std::vector<Impl::Listener> removed;
+  {
+    std::lock_guard lock(impl.mutex);
+    if (impl.stopping) {
+      error = "the server is shutting down";
+      return false;
+    }
+    bool from_systemd = std::any_of(impl.listeners.begin(), impl.listeners.end(),
+                                    [](const Impl::Listener& l) { return l.key.empty(); });
+    if (from_systemd) {
+      spdlog::info("listeners come from systemd socket activation; listen changes apply after a restart");
+    } else {
+      // The wanted listeners by key; those already bound stay, the rest are bound now.
+      std::vector<std::pair<std::string, std::pair<ListenAddress, bool>>> wanted;
+      for (const auto& text : options.listen) {
+        auto a = parse_listen_address(text);
+        if (!a) {
+          error = "bad listen address '" + text + "'";
+          return false;
+        }
+        wanted.push_back({Impl::listener_key(*a, false), {*a, false}});
+      }
+      for (const auto& text : options.listen_tls) {
+        auto a = parse_listen_address(text);
+        if (!a || a->unix_socket) {
+          error = "bad listen_tls address '" + text + "'";
+          return false;
+        }
+        if (!tls) {
+          error = "listen_tls " + text + " needs security.certificate_path";
+          return false;
+        }
+        wanted.push_back({Impl::listener_key(*a, true), {*a, true}});
+      }
+      auto is_wanted = [&](const std::string& key) {
+        return std::any_of(wanted.begin(), wanted.end(), [&](const auto& w) { return w.first == key; });
+      };
+
+      // The same address may move between plain and TLS: free it before binding it again.
+      auto address_of = [](const std::string& key) { return key.substr(key.find(' ') + 1); };
+      std::vector<Impl::Listener> kept;
+      for (auto& l : impl.listeners) {
+        if (is_wanted(l.key)) {
+          kept.push_back(std::move(l));
+        } else {
+          removed.push_back(std::move(l));
+        }
+      }
+      auto is_bound = [&](const std::string& key) {
+        return std::any_of(kept.begin(), kept.end(), [&](const Impl::Listener& l) { return l.key == key; });
+      };
+      try {
+        for (const auto& [key, spec] : wanted) {
+          if (is_bound(key) || std::any_of(added.begin(), added.end(), [&](const auto& l) { return l.key == key; }))
+            continue;
+          for (auto& r : removed) {
+            if (address_of(r.key) == address_of(key) && r.tcp_acceptor) {
+              boost::system::error_code ec;
+              r.tcp_acceptor->close(ec);
+            }
+          }
+          added.push_back(spec.first.unix_socket ? impl.bind_unix(spec.first) : impl.bind_tcp(spec.first, spec.second));
+        }
+      } catch (const std::exception& e) {
+        error = e.what();
+        boost::system::error_code ec;
+        for (auto& l : added) {
+          if (l.tcp_acceptor) l.tcp_acceptor->close(ec);
+          if (l.unix_acceptor) l.unix_acceptor->close(ec);
+        }
+        // Put every old listener back; one closed above for an address move is reported and stays closed.
+        for (auto& r : removed) kept.push_back(std::move(r));
+        impl.listeners = std::move(kept);
+        return false;
+      }
+      impl.listeners = std::move(kept);
+      for (const auto& l : added) impl.listeners.push_back(l);
+    }
+    impl.options = std::make_shared<const ServerOptions>(std::move(options));
+    impl.tls = std::move(tls);
+  }
+  for (const auto& l : removed) {
+    spdlog::info("listener {} closed by the reload; its open sessions finish on their own", l.endpoint);
+    Impl::close_listener(l);
+  }
+  for (const auto& l : added) {
+    spdlog::info("listener {} opened by the reload", l.endpoint);
+    impl.spawn_accept(l);
+  }
+  return true;
+}
+
+std::vector<std::string> Server::endpoints() const {
+  std::lock_guard lock(impl_->mutex);
+  std::vector<std::string> out;
+  for (const auto& l : impl_->listeners) out.push_back(l.endpoint);
+  return out;
+}
 
 size_t Server::connections() const {
   std::lock_guard lock(impl_->mutex);

@@ -30,6 +30,9 @@ struct ServerOptions {
   std::chrono::seconds data_timeout{600};
   bool take_systemd_sockets = true;  // adopt LISTEN_FDS descriptors (plain SMTP; names "smtps"/"submissions" = TLS)
   SessionSettings session;
+  // Set by a reload (reconfigure()): the access policy for new connections. The sessions that use it keep it
+  // alive. Null: the policy given to the constructor.
+  std::shared_ptr<SessionPolicy> policy;
 };
 
 // Counters the server keeps, read by ops/ for metrics.
@@ -58,6 +61,11 @@ class Server {
   void stop(std::chrono::seconds drain);
   // Settings for new connections (a configuration reload); open sessions keep theirs.
   void update(ServerOptions options);
+  // A configuration reload: binds the listeners of `options` that are new, closes the ones no longer listed (their
+  // open sessions finish on their own), then uses `options` and `tls` for new connections. When a new listener
+  // cannot be bound, nothing changes, and false comes back with the reason in `error`. Listeners adopted from
+  // systemd stay as they are. Call it after start(), from any thread.
+  bool reconfigure(ServerOptions options, std::shared_ptr<boost::asio::ssl::context> tls, std::string& error);
 
   // Where it listens, e.g. "127.0.0.1:2525", "[::1]:25 (tls)", "unix:/run/smarthost.sock".
   std::vector<std::string> endpoints() const;

@@ -1,4 +1,4 @@
-// Shared parts of the Transport interface: outcome names and the one-by-one batch fallback.
+// Shared parts of the Transport interface: outcome names, the one-by-one batch fallback and the default probe.
 #include "upstream/transport.h"
 
 namespace smarthost::upstream {
@@ -18,6 +18,10 @@ boost::asio::awaitable<std::vector<DeliveryResult>> Transport::deliver_batch(std
   results.reserve(batch.size());
   for (const auto& message : batch) results.push_back(co_await deliver(message));
   co_return results;
+}
+
+boost::asio::awaitable<ProbeResult> Transport::probe(std::chrono::milliseconds) {
+  co_return ProbeResult{true, "nothing to probe"};
 }
 
 }  // namespace smarthost::upstream

@@ -51,6 +51,12 @@ struct OutboundMessage {
   uint64_t size = 0;            // bytes of message from content_offset to the end of the file
 };
 
+// What a health probe found (see Transport::probe).
+struct ProbeResult {
+  bool ok = false;
+  std::string detail;  // what was checked ("EHLO, STARTTLS, AUTH ok"), or why it failed ("HTTP 401: ...")
+};
+
 class Transport {
  public:
   virtual ~Transport() = default;
@@ -60,6 +66,11 @@ class Transport {
   virtual boost::asio::awaitable<std::vector<DeliveryResult>> deliver_batch(std::span<const OutboundMessage> batch);
   // The upstream's name from the configuration, for logs and metrics.
   virtual const std::string& name() const = 0;
+  // A cheap read-only check that the upstream is reachable and takes our credentials, for health checks and
+  // `validate`: SMTP connects, says EHLO, STARTTLS where configured, AUTH, QUIT; HTTP providers make one
+  // authenticated GET. Sends no mail. Never throws; each wait is bounded by `timeout`. The default has nothing to
+  // check and says ok.
+  virtual boost::asio::awaitable<ProbeResult> probe(std::chrono::milliseconds timeout);
 };
 
 }  // namespace smarthost::upstream

@@ -7,6 +7,7 @@
 #include <boost/asio/any_io_executor.hpp>
 
 #include <memory>
+#include <mutex>
 #include <vector>
 
 #include "conf/config.h"
@@ -37,7 +38,13 @@ class Fleet {
 
   // In config.upstreams order, for Router::from_config.
   std::vector<std::shared_ptr<FleetUpstream>> upstreams() const;
-  const std::vector<std::shared_ptr<SharedUpstream>>& shared_upstreams() const { return upstreams_; }
+  // The same for another configuration (a reload): the shared state by upstream name, new names added (and
+  // started when the fleet runs). Options are taken from the configuration the name was first seen in.
+  std::vector<std::shared_ptr<FleetUpstream>> upstreams_for(const conf::Config& config);
+  std::vector<std::shared_ptr<SharedUpstream>> shared_upstreams() const {
+    std::lock_guard lock(mutex_);
+    return upstreams_;
+  }
   Cache& cache() { return *cache_; }
   std::shared_ptr<upstream::smtp::SharedTokenStore> token_store() const { return tokens_; }
   FleetStatus& status() { return *status_; }
@@ -45,6 +52,13 @@ class Fleet {
 
  private:
   Fleet() = default;
+  std::shared_ptr<SharedUpstream> make_upstream(const conf::Upstream& u);
+
+  boost::asio::any_io_executor executor_;
+  const Clock* clock_ = nullptr;
+  std::string key_prefix_;
+  bool started_ = false;
+  mutable std::mutex mutex_;  // guards upstreams_ and started_ (a reload may add upstreams)
   std::shared_ptr<RedisClient> client_;
   std::shared_ptr<FleetStatus> status_;
   std::vector<std::shared_ptr<SharedUpstream>> upstreams_;

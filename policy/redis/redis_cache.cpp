@@ -53,7 +53,8 @@ boost::asio::awaitable<void> RedisCache::erase(std::string key) {
   local_.erase_now(key);
   std::vector<std::string> command{"DEL", key};
   auto op = client_->call(std::move(command));
-  co_await std::move(op);
+  RedisResult ignored = co_await std::move(op);
+  (void)ignored;  // the entry expires with its TTL anyway
 }
 
 }  // namespace smarthost::policy::redis

@@ -175,7 +175,10 @@ asio::awaitable<void> RedisClient::maintain(std::shared_ptr<RedisClient> self) {
     auto connection = std::make_shared<RedisConnection>(in.strand, s.tls, s.verify_certificates);
     in.candidate = connection;
     std::string why = co_await connection->connect(s.endpoint, s.timeout);
-    if (why.empty() && !in.stopped) why = co_await hello(self, connection);
+    if (why.empty() && !in.stopped) {
+      auto greet = hello(self, connection);  // a named awaitable: no shared_ptr temporaries across co_await
+      why = co_await std::move(greet);
+    }
     in.candidate.reset();
     if (in.stopped) {
       connection->close();

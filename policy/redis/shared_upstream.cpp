@@ -51,6 +51,9 @@ struct SharedUpstream::Inner {
   bool last_lease_ok = true;
   std::vector<std::shared_ptr<asio::steady_timer>> waiters;  // callers waiting for the lease in flight
   size_t demand = 0;            // callers inside acquire() now
+  size_t lease_size = 1;        // grows while leased slots all get used, shrinks when some expire unused
+  bool expired_since_lease = false;
+  SteadyTime last_lease{};
   SteadyTime refused_until{};   // the last lease found no slot before then
   asio::steady_timer refresh_timer;
   bool stopped = false;
@@ -146,7 +149,10 @@ asio::awaitable<FleetSlot> SharedUpstream::acquire_on_strand(std::shared_ptr<Sha
   const auto give_up = std::chrono::steady_clock::now() + 2 * self->client_->settings().timeout + milliseconds(100);
   for (;;) {
     const SteadyTime now = self->clock_.now();
-    while (!in.slots.empty() && in.slots.front() + self->settings_.slot_lifetime < now) in.slots.pop_front();
+    while (!in.slots.empty() && in.slots.front() + self->settings_.slot_lifetime < now) {
+      in.slots.pop_front();
+      in.expired_since_lease = true;
+    }
     if (!in.slots.empty()) {
       const SteadyTime due = in.slots.front();
       if (due - now > max_wait) {
@@ -174,7 +180,8 @@ asio::awaitable<FleetSlot> SharedUpstream::acquire_on_strand(std::shared_ptr<Sha
       co_await timer->async_wait(kTuple);
       continue;
     }
-    co_await lease(self, max_wait);
+    auto op = lease(self, max_wait);
+    co_await std::move(op);
     if (!in.last_lease_ok) {
       out.kind = FleetSlot::Kind::local;
       break;
@@ -187,7 +194,18 @@ asio::awaitable<FleetSlot> SharedUpstream::acquire_on_strand(std::shared_ptr<Sha
 asio::awaitable<void> SharedUpstream::lease(std::shared_ptr<SharedUpstream> self, nanoseconds max_wait) {
   auto& in = *self->inner_;
   in.leasing = true;
-  const size_t want = std::clamp<size_t>(in.demand, 1, self->batch_);
+  // Like slow start: an instance that used its last lease up soon leases twice as many at once (up to batch());
+  // one whose slots expired unused, half as many; a quiet one, a single slot.
+  const SteadyTime asked = self->clock_.now();
+  if (in.expired_since_lease) {
+    in.lease_size = std::max<size_t>(1, in.lease_size / 2);
+  } else if (asked - in.last_lease <= self->settings_.lease_span) {
+    in.lease_size = std::min(self->batch_, in.lease_size * 2);
+  } else {
+    in.lease_size = 1;
+  }
+  in.expired_since_lease = false;
+  const size_t want = std::clamp<size_t>(std::max(in.demand, in.lease_size), 1, self->batch_);
   std::vector<std::string> keys{self->settings_.key};
   std::vector<std::string> args{number(self->rate_), number(self->burst_), std::to_string(want),
                                 std::to_string(duration_cast<microseconds>(max_wait).count()),
@@ -196,6 +214,7 @@ asio::awaitable<void> SharedUpstream::lease(std::shared_ptr<SharedUpstream> self
   RedisResult r = co_await std::move(op);
   const SteadyTime now = self->clock_.now();
   in.leasing = false;
+  in.last_lease = now;
   in.last_lease_ok = r.ok() && r.reply.elements.size() >= 7;
   if (in.last_lease_ok) {
     ++self->leases_;

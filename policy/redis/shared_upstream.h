@@ -6,8 +6,8 @@
 // The bound: leases follow GCRA exactly (burst + rate * t in any span t), and an instance holds at most one
 // batch of leased slots at a time, so the fleet sends at most burst + rate * t + (instances x batch) in any
 // span t: never more than one batch per instance over the limit. batch() is small (a quarter second of the
-// rate, at most kMaxBatch), and a lease asks only for as many slots as deliveries are waiting, so a quiet
-// instance takes one slot at a time.
+// rate, at most kMaxBatch), and leases grow to it only while the instance keeps using them up (slow start),
+// so a quiet instance takes one slot at a time and wastes none of the fleet's budget.
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
@@ -55,6 +55,7 @@ class SharedUpstream final : public FleetUpstream, public std::enable_shared_fro
   void on_circuit(BreakerState state, SteadyTime reopens_at) override;
   FleetView view() const override;
 
+  const std::string& name() const { return settings_.name; }
   // The most slots one lease takes (the per-instance slack of the bound above); 0 when unlimited.
   size_t batch() const { return batch_; }
   bool limited() const { return rate_ > 0; }

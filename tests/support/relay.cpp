@@ -52,10 +52,10 @@ Relay::~Relay() {
 }
 
 bool Relay::start() {
-  process_ = std::make_unique<Process>(
-      std::vector<std::string>{smarthost_bin().string(), "serve", "--config", config_path().string(), "--log-level",
-                               "debug"},
-      options_.env, (tmp_.path() / "relay.log").string());
+  std::vector<std::string> argv{smarthost_bin().string(), "serve", "--config", config_path().string(), "--log-level",
+                                "debug"};
+  argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  process_ = std::make_unique<Process>(argv, options_.env, (tmp_.path() / "relay.log").string());
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) return false;
@@ -74,6 +74,10 @@ void Relay::kill() {
   if (!process_) return;
   process_->signal(SIGKILL);
   process_->wait(std::chrono::seconds(5));
+}
+
+void Relay::signal(int sig) {
+  if (process_) process_->signal(sig);
 }
 
 std::string Relay::log() const { return read_file(tmp_.path() / "relay.log"); }

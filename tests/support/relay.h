@@ -23,6 +23,7 @@ struct RelayOptions {
   bool tls = false;          // generate a certificate and configure [security] for STARTTLS
   bool implicit_tls = false; // also listen_tls on a second port
   std::map<std::string, std::string> env;
+  std::vector<std::string> args;  // more arguments for `serve`, e.g. {"--user", "nobody"}
 };
 
 class Relay {
@@ -33,6 +34,8 @@ class Relay {
   bool start();  // false when the binary exits or does not listen within 10 s
   int stop(std::chrono::milliseconds timeout = std::chrono::seconds(15));  // SIGTERM; returns the exit code
   void kill();   // SIGKILL
+  void signal(int sig);  // e.g. SIGHUP to reload
+  pid_t pid() const { return process_ ? process_->pid() : -1; }
   bool running() { return process_ && process_->running(); }
 
   int port() const { return port_; }

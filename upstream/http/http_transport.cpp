@@ -123,6 +123,21 @@ std::string HttpTransport::success_id(const HttpResponse& response) const {
   return {};
 }
 
+boost::asio::awaitable<ProbeResult> HttpTransport::probe(std::chrono::milliseconds timeout) {
+  auto request = probe_request();
+  if (!request) co_return ProbeResult{true, "nothing to probe"};
+  request->method = request->method.empty() ? "GET" : request->method;
+  request->timeout = timeout;
+  request->max_response_bytes = 64 * 1024;
+  std::string what = request->method + " " + request->url.substr(0, request->url.find('?'));
+  // The request is moved into the call before the co_await (GCC 12 and temporaries in co_await expressions).
+  auto pending = client_->request(std::move(*request));
+  HttpResponse response = co_await std::move(pending);
+  if (response.status >= 200 && response.status < 300)
+    co_return ProbeResult{true, what + ": HTTP " + std::to_string(response.status)};
+  co_return ProbeResult{false, what + ": " + describe(response, error_text(response))};
+}
+
 std::vector<UnitAnswer> HttpTransport::read_answer(const PlannedCall&, const HttpResponse& response) {
   UnitAnswer answer;
   answer.classification = classify_http(kind_, response.status, classification_text(response));

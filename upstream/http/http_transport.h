@@ -62,8 +62,14 @@ class HttpTransport : public Transport {
  public:
   boost::asio::awaitable<DeliveryResult> deliver(const OutboundMessage& message) override;
   const std::string& name() const override { return name_; }
+  // The provider's probe_request(): ok on a 2xx answer, else the answer described ("HTTP 401: ...").
+  boost::asio::awaitable<ProbeResult> probe(std::chrono::milliseconds timeout) override;
 
  protected:
+  // A cheap authenticated read-only call (Mailgun domain info, SendGrid scopes, Postmark server, SES account);
+  // nullopt when the provider has none. The timeout is set by probe().
+  virtual std::optional<HttpRequest> probe_request() const { return std::nullopt; }
+
   HttpTransport(const conf::Upstream& upstream, const conf::SecurityConfig& security,
                 const conf::TestModeConfig& test_mode, std::shared_ptr<HttpClient> client,
                 HttpTransportOptions options, ProviderLimits defaults);

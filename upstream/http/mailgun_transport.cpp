@@ -87,6 +87,17 @@ MailgunTransport::MailgunTransport(const conf::Upstream& upstream, const conf::S
     throw std::invalid_argument("upstream " + name_ + ": mailgun options (tags, variables) exceed 16 KB");
 }
 
+// GET /v3/domains/{domain}: the domain's state, readable with the sending key.
+std::optional<HttpRequest> MailgunTransport::probe_request() const {
+  std::string suffix = "/v3/" + config_.domain + "/messages.mime";
+  HttpRequest request = base_request(url_.substr(0, url_.size() - suffix.size()) + "/v3/domains/" + config_.domain);
+  request.method = "GET";
+  request.gzip_body = false;
+  request.basic_user = "api";
+  request.basic_password = config_.api_key;
+  return request;
+}
+
 DeliveryPlan MailgunTransport::plan(const OutboundMessage& message, const std::string& content) {
   DeliveryPlan plan;
   std::string raw = prepare_raw_message(content, identity_, options_.allow_control_headers);

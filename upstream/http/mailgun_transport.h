@@ -38,6 +38,7 @@ class MailgunTransport final : public HttpTransport {
 
  protected:
   DeliveryPlan plan(const OutboundMessage& message, const std::string& content) override;
+  std::optional<HttpRequest> probe_request() const override;
 
  private:
   conf::MailgunConfig config_;

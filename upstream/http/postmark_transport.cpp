@@ -152,6 +152,15 @@ PostmarkTransport::PostmarkTransport(const conf::Upstream& upstream, const conf:
   base_ = base_url(common_, "https://api.postmarkapp.com");
 }
 
+// GET /server: the server the token belongs to.
+std::optional<HttpRequest> PostmarkTransport::probe_request() const {
+  HttpRequest request = base_request(base_ + "/server");
+  request.method = "GET";
+  request.gzip_body = false;
+  request.headers = {{"X-Postmark-Server-Token", config_.server_token}, {"Accept", "application/json"}};
+  return request;
+}
+
 HttpRequest PostmarkTransport::request_to(std::string path, std::string body) const {
   HttpRequest request = base_request(base_ + path);
   request.headers = {{"X-Postmark-Server-Token", config_.server_token},

@@ -47,6 +47,7 @@ class PostmarkTransport final : public HttpTransport {
 
  protected:
   DeliveryPlan plan(const OutboundMessage& message, const std::string& content) override;
+  std::optional<HttpRequest> probe_request() const override;
   std::vector<UnitAnswer> read_answer(const PlannedCall& call, const HttpResponse& response) override;
 
  private:

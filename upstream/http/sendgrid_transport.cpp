@@ -197,6 +197,16 @@ SendgridTransport::SendgridTransport(const conf::Upstream& upstream, const conf:
   url_ = base_url(common_, "https://api.sendgrid.com") + "/v3/mail/send";
 }
 
+// GET /v3/scopes: the key's permissions; answers 401 for a bad key.
+std::optional<HttpRequest> SendgridTransport::probe_request() const {
+  std::string suffix = "/v3/mail/send";
+  HttpRequest request = base_request(url_.substr(0, url_.size() - suffix.size()) + "/v3/scopes");
+  request.method = "GET";
+  request.gzip_body = false;
+  request.headers = {{"Authorization", "Bearer " + config_.api_key}, {"Accept", "application/json"}};
+  return request;
+}
+
 DeliveryPlan SendgridTransport::plan(const OutboundMessage& message, const std::string& content) {
   DeliveryPlan plan;
   auto parsed = parse_mime(content);

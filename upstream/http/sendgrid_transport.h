@@ -42,6 +42,7 @@ class SendgridTransport final : public HttpTransport {
 
  protected:
   DeliveryPlan plan(const OutboundMessage& message, const std::string& content) override;
+  std::optional<HttpRequest> probe_request() const override;
 
  private:
   conf::SendgridConfig config_;

@@ -102,6 +102,26 @@ std::string SesTransport::error_text(const HttpResponse& response) const {
   return type.empty() ? text : type + ": " + text;
 }
 
+// SESv2 GetAccount (GET /v2/email/account), signed like a send.
+std::optional<HttpRequest> SesTransport::probe_request() const {
+  std::string suffix = "/v2/email/outbound-emails";
+  std::string url = url_.substr(0, url_.size() - suffix.size()) + "/v2/email/account";
+  std::string host, path;
+  split_url(url, host, path);
+  HttpRequest request = base_request(url);
+  request.method = "GET";
+  request.gzip_body = false;
+  SigV4Input input;
+  input.method = "GET";
+  input.path = path;
+  input.headers = {{"Host", host}};
+  input.region = config_.region;
+  input.service = "ses";
+  input.amz_date = amz_date(now());
+  request.headers = sign_v4(input, credentials_).headers;
+  return request;
+}
+
 DeliveryPlan SesTransport::plan(const OutboundMessage& message, const std::string& content) {
   DeliveryPlan plan;
   std::string raw = prepare_raw_message(content, identity_, options_.allow_control_headers);

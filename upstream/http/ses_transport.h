@@ -35,6 +35,7 @@ class SesTransport final : public HttpTransport {
 
  protected:
   DeliveryPlan plan(const OutboundMessage& message, const std::string& content) override;
+  std::optional<HttpRequest> probe_request() const override;
   std::string classification_text(const HttpResponse& response) const override;
   std::string error_text(const HttpResponse& response) const override;
 

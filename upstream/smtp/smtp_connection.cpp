@@ -455,7 +455,10 @@ asio::awaitable<DeliveryResult> SmtpConnection::send_transaction(const OutboundM
   }
 
   MessageParams params;
-  params.mail_from = s.return_path.empty() ? message.envelope.mail_from : s.return_path;
+  // return_path replaces the sender, but never the null sender of a bounce (RFC 5321 4.5.5: a bounce must not be
+  // answered by another bounce, so it keeps <> on every hop).
+  params.mail_from = s.return_path.empty() || message.envelope.mail_from.empty() ? message.envelope.mail_from
+                                                                                 : s.return_path;
   for (const auto& rcpt : message.envelope.recipients) params.recipients.push_back(rcpt.address);
   params.body = message.envelope.body;
   params.smtputf8 = message.envelope.smtputf8;

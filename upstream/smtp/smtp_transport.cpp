@@ -58,6 +58,10 @@ struct SmtpTransport::State {
   std::string name;
   asio::strand<asio::any_io_executor> strand;
   std::shared_ptr<ConnectionPool> pool;
+  // What probe() needs to open a session of its own, outside the pool.
+  std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<const ConnectionSettings> settings;
+  std::shared_ptr<TokenSource> tokens;
 
   explicit State(asio::any_io_executor executor) : strand(asio::make_strand(std::move(executor))) {}
 
@@ -96,6 +100,25 @@ struct SmtpTransport::State {
     if (connection) pool->release(std::move(connection));
     co_return results;
   }
+
+  // Runs on the strand: a fresh session (connect, EHLO, STARTTLS, AUTH), then QUIT. Each step waits `timeout`.
+  asio::awaitable<ProbeResult> probe_once(std::chrono::milliseconds timeout) {
+    auto probe_settings = std::make_shared<ConnectionSettings>(*settings);
+    probe_settings->timeout = std::min(probe_settings->timeout, timeout);
+    probe_settings->connect_timeout = std::min(probe_settings->connect_timeout, timeout);
+    auto connection = std::make_shared<SmtpConnection>(strand, tls, probe_settings, tokens);
+    std::optional<SessionFailure> failure = co_await connection->open();
+    if (failure) {
+      connection->close();
+      co_return ProbeResult{false, failure->reply.to_string()};
+    }
+    co_await connection->quit();
+    std::string steps = "EHLO";
+    if (probe_settings->implicit_tls) steps = "TLS, EHLO";
+    if (probe_settings->require_tls) steps += ", STARTTLS";
+    if (!probe_settings->username.empty() || probe_settings->oauth2) steps += ", AUTH";
+    co_return ProbeResult{true, probe_settings->host + ":" + std::to_string(probe_settings->port) + " " + steps + " ok"};
+  }
 };
 
 SmtpTransport::SmtpTransport(const conf::Upstream& upstream, const conf::SecurityConfig& security,
@@ -129,6 +152,9 @@ SmtpTransport::SmtpTransport(const conf::Upstream& upstream, const conf::Securit
   if (!tokens && settings->oauth2) {
     tokens = make_oauth_token_source(state_->strand, authentication, security, smtp->timeout, hooks.clock);
   }
+  state_->tls = tls;
+  state_->settings = settings;
+  state_->tokens = tokens;
 
   PoolLimits limits;
   limits.max_connections = upstream.options.connection_pool_size.value_or(pool.max_connections);
@@ -150,6 +176,11 @@ SmtpTransport::~SmtpTransport() {
 const std::string& SmtpTransport::name() const { return state_->name; }
 
 const PoolStats& SmtpTransport::pool_stats() const { return state_->pool->stats(); }
+
+asio::awaitable<ProbeResult> SmtpTransport::probe(std::chrono::milliseconds timeout) {
+  auto state = state_;
+  co_return co_await asio::co_spawn(state->strand, state->probe_once(timeout), asio::use_awaitable);
+}
 
 asio::awaitable<DeliveryResult> SmtpTransport::deliver(const OutboundMessage& message) {
   auto results = co_await deliver_batch(std::span<const OutboundMessage>(&message, 1));

@@ -36,6 +36,8 @@ class SmtpTransport final : public Transport {
   // Sends the whole batch over one connection (RSET between messages); a broken connection is replaced.
   boost::asio::awaitable<std::vector<DeliveryResult>> deliver_batch(std::span<const OutboundMessage> batch) override;
   const std::string& name() const override;
+  // A session of its own (never a pooled one): connect, EHLO, STARTTLS where configured, AUTH, QUIT.
+  boost::asio::awaitable<ProbeResult> probe(std::chrono::milliseconds timeout) override;
 
   // Pool counters, for metrics and tests (read on the transport's strand, or when the event loop is idle).
   const PoolStats& pool_stats() const;

@@ -1,0 +1,94 @@
+// Scenario: SIGTERM drains `smarthost serve`. New connections are refused at once and idle sessions are told
+// 421 4.3.2; a message being received keeps streaming and is accepted; one still open when server.drain_timeout
+// passes gets 421 4.3.2 then; the process exits 0 and every accepted message is delivered or still in the spool.
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <future>
+#include <thread>
+
+#include "tests/support/relay.h"
+#include "tests/support/smtp_wire.h"
+
+namespace smarthost::test {
+namespace {
+
+using namespace std::chrono_literals;
+using Clock = std::chrono::steady_clock;
+
+// Opens a session and starts a message body without finishing it.
+void start_body(SmtpWire& wire, const std::string& subject) {
+  ASSERT_EQ(reply_code(wire.reply()), 220);
+  wire.command("EHLO client.test");
+  ASSERT_EQ(reply_code(wire.command("MAIL FROM:<app@example.com>")), 250);
+  ASSERT_EQ(reply_code(wire.command("RCPT TO:<user@example.net>")), 250);
+  ASSERT_EQ(reply_code(wire.command("DATA")), 354);
+  ASSERT_TRUE(wire.send("Subject: " + subject + "\r\n\r\nfirst line\r\n"));
+}
+
+// Messages in a spool folder: one file named by its queue id each (state files carry a suffix).
+size_t messages_in(const std::filesystem::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec))
+    if (e.is_regular_file() && !e.path().has_extension()) ++n;
+  return n;
+}
+
+TEST(LifecycleDrain, OpenSessionsFinishThen421AfterTheDrainTimeAndExitZero) {
+  RelayOptions o;
+  o.server_extra = "drain_timeout = 2\n";
+  Relay relay(o);
+  ASSERT_TRUE(relay.start()) << relay.log();
+
+  SmtpWire idle(relay.port());
+  ASSERT_EQ(reply_code(idle.reply()), 220);
+  idle.command("EHLO idle.test");
+  SmtpWire finishing(relay.port());
+  start_body(finishing, "finishes during the drain");
+  SmtpWire stalled(relay.port());
+  start_body(stalled, "never finishes");
+
+  const auto sigterm = Clock::now();
+  relay.signal(SIGTERM);
+
+  // The idle session is told at once.
+  std::string told = idle.reply(1500ms);
+  EXPECT_NE(told.find("421 4.3.2"), std::string::npos) << told << relay.log();
+
+  // The message in flight goes on and is accepted.
+  std::this_thread::sleep_for(300ms);
+  ASSERT_TRUE(finishing.send("second line, after SIGTERM\r\n.\r\n"));
+  std::string end = finishing.reply(3s);
+  EXPECT_EQ(reply_code(end), 250) << end << relay.log();
+  EXPECT_LT(Clock::now() - sigterm, 1900ms) << "the finishing session waited for the drain time";
+
+  // Nothing new gets in.
+  SmtpWire late(relay.port());
+  EXPECT_FALSE(late.connected() && reply_code(late.reply(500ms)) == 220);
+
+  // The stalled one is cut off with 421 4.3.2 once the drain time is over.
+  std::string cut = stalled.reply(5s);
+  auto cut_after = Clock::now() - sigterm;
+  EXPECT_NE(cut.find("421 4.3.2"), std::string::npos) << cut << relay.log();
+  EXPECT_GE(cut_after, 1800ms);
+  EXPECT_LT(cut_after, 4500ms);
+
+  EXPECT_EQ(relay.stop(20s), 0) << relay.log();
+  // The accepted message is delivered, or waits in the spool for the next start: never lost.
+  size_t delivered = relay.delivered().size();
+  size_t queued = messages_in(relay.queue_dir() / "active");
+  EXPECT_EQ(delivered + (delivered == 0 ? queued : 0), 1u) << "delivered " << delivered << ", queued " << queued;
+  EXPECT_NE(relay.log().find("shutting down"), std::string::npos);
+}
+
+TEST(LifecycleDrain, AnIdleRelayExitsAtOnce) {
+  Relay relay;
+  ASSERT_TRUE(relay.start()) << relay.log();
+  auto start = Clock::now();
+  EXPECT_EQ(relay.stop(10s), 0) << relay.log();
+  EXPECT_LT(Clock::now() - start, 3s);
+}
+
+}  // namespace
+}  // namespace smarthost::test
