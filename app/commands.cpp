@@ -61,6 +61,11 @@ const std::vector<Command>& commands() {
        "\"USER:<yescrypt hash>\" for server.users_file. Optionally append \":sender1,sender2\" to tie the user\n"
        "to the sender addresses (or \"@domain\") it may use.\n",
        run_passwd},
+      {"ses-smtp-password", "derive an Amazon SES SMTP password from an AWS secret key",
+       "Usage: smarthost ses-smtp-password --region REGION\n\n"
+       "Reads an AWS secret access key on standard input and prints the SES SMTP password for REGION\n"
+       "(for email-smtp.REGION.amazonaws.com), as AWS documents it.\n",
+       run_ses_smtp_password},
       {"validate", "check each upstream: credentials, connection, a test message, the sending domain",
        "Usage: smarthost validate [--to ADDR] [--check LIST] [--timeout SECONDS]\n\n"
        "Checks every configured upstream and prints one line per check with ok or FAIL and the reason:\n"

@@ -10,6 +10,7 @@ int run_check_config(const Invocation&);
 int run_version(const Invocation&);
 int run_sendmail(const Invocation&);
 int run_passwd(const Invocation&);
+int run_ses_smtp_password(const Invocation&);
 int run_queue(const Invocation&);
 int run_validate(const Invocation&);
 int run_send_test(const Invocation&);

@@ -94,6 +94,7 @@ policy::AccessRules access_rules(const conf::Config& c) {
   r.require_auth = c.server.require_auth;
   r.allowed_sender_domains = c.server.allowed_sender_domains;
   r.allowed_recipient_domains = c.server.allowed_recipient_domains;
+  r.max_connections_per_user = c.server.max_connections_per_user;
   r.limits.messages_per_minute_per_ip = c.server.max_messages_per_minute_per_ip;
   r.limits.recipients_per_minute_per_ip = c.server.max_recipients_per_minute_per_ip;
   r.limits.messages_per_minute_per_user = c.server.max_messages_per_minute_per_user;

@@ -264,6 +264,7 @@ struct ServerConfig {
   uint32_t max_recipients = 100;
   uint32_t max_connections = 1000;
   uint32_t max_connections_per_ip = 50;
+  uint32_t max_connections_per_user = 0;  // concurrent authenticated sessions per user; 0 = no limit
   // Per-client rates (0 = no limit): over them, MAIL or RCPT gets 450 4.7.1. "per_user" counts AUTH users.
   uint32_t max_messages_per_minute_per_ip = 0;
   uint32_t max_recipients_per_minute_per_ip = 0;

@@ -386,6 +386,7 @@ const Schema<Config>& tables_schema() {
         count("max_recipients", &Srv::max_recipients, 100, 1, 100'000),
         count("max_connections", &Srv::max_connections, 1000, 1, 1'000'000),
         count("max_connections_per_ip", &Srv::max_connections_per_ip, 50, 1, 1'000'000),
+        count("max_connections_per_user", &Srv::max_connections_per_user, 0, 0, 1'000'000),
         count("max_messages_per_minute_per_ip", &Srv::max_messages_per_minute_per_ip, 0, 0, 1'000'000),
         count("max_recipients_per_minute_per_ip", &Srv::max_recipients_per_minute_per_ip, 0, 0, 10'000'000),
         count("max_messages_per_minute_per_user", &Srv::max_messages_per_minute_per_user, 0, 0, 1'000'000),

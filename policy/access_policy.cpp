@@ -99,6 +99,12 @@ smtpd::Verdict AccessPolicy::on_mail(const smtpd::SessionView& s, std::string_vi
       }
     }
   }
+  if (rules_.max_connections_per_user > 0 && !s.auth_user.empty() &&
+      sessions_of(s.auth_user) > rules_.max_connections_per_user) {
+    spdlog::warn("client={} user={} refused: more than {} sessions open for the user", s.client.address, s.auth_user,
+                 rules_.max_connections_per_user);
+    return smtpd::Verdict::deny("421 4.7.0 Error: too many connections for this user", true);
+  }
   if (!limits_.take(ClientLimits::Kind::message, s.client.address, s.auth_user, clock_())) {
     spdlog::warn("client={} user={} MAIL refused: over its messages-per-minute limit", s.client.address, s.auth_user);
     return smtpd::Verdict::deny("450 4.7.1 Error: too many messages, slow down");
@@ -155,7 +161,39 @@ smtpd::Verdict AccessPolicy::on_end_of_data(const smtpd::SessionView& s, const m
   return smtpd::Verdict::allow();
 }
 
+void AccessPolicy::bind_session(uint64_t session_id, std::string_view user) {
+  std::lock_guard lock(sessions_mutex_);
+  auto [it, inserted] = session_users_.try_emplace(session_id, user);
+  if (!inserted) {
+    if (it->second == user) return;
+    if (--user_sessions_[it->second] == 0) user_sessions_.erase(it->second);
+    it->second = std::string(user);
+  }
+  ++user_sessions_[std::string(user)];
+}
+
+void AccessPolicy::on_disconnect(const smtpd::ClientInfo& client) {
+  std::lock_guard lock(sessions_mutex_);
+  auto it = session_users_.find(client.session_id);
+  if (it == session_users_.end()) return;
+  if (--user_sessions_[it->second] == 0) user_sessions_.erase(it->second);
+  session_users_.erase(it);
+}
+
+uint32_t AccessPolicy::sessions_of(std::string_view user) const {
+  std::lock_guard lock(sessions_mutex_);
+  auto it = user_sessions_.find(std::string(user));
+  return it == user_sessions_.end() ? 0 : it->second;
+}
+
 bool AccessPolicy::authenticate(const smtpd::ClientInfo& client, std::string_view user, std::string_view password) {
+  bool ok = check_credentials(client, user, password);
+  if (ok && rules_.max_connections_per_user > 0) bind_session(client.session_id, user);
+  return ok;
+}
+
+bool AccessPolicy::check_credentials(const smtpd::ClientInfo& client, std::string_view user,
+                                     std::string_view password) {
   auto now = clock_();
   const std::string key = auth_cache_key(user, password);
   {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "policy/cidr.h"
@@ -36,6 +37,7 @@ struct AccessRules {
   uint32_t max_auth_failures = 5;                      // per IP within auth_failure_window
   std::chrono::seconds auth_failure_window{600};
   ClientLimitSettings limits;                          // messages / recipients per minute per IP and per user
+  uint32_t max_connections_per_user = 0;               // concurrent authenticated sessions; 0 = no limit
 };
 
 class AccessPolicy final : public smtpd::SessionPolicy {
@@ -49,6 +51,9 @@ class AccessPolicy final : public smtpd::SessionPolicy {
                          std::string_view forward_path) override;
   smtpd::Verdict on_end_of_data(const smtpd::SessionView& session, const mail::Envelope& envelope) override;
   bool authenticate(const smtpd::ClientInfo& client, std::string_view user, std::string_view password) override;
+  void on_disconnect(const smtpd::ClientInfo& client) override;
+  // Authenticated sessions open for `user` now.
+  uint32_t sessions_of(std::string_view user) const;
 
   // True when the address uses a form that routes mail elsewhere: %-hack, bang path, quoted '@', source route.
   static bool has_routing_syntax(std::string_view address);
@@ -77,6 +82,12 @@ class AccessPolicy final : public smtpd::SessionPolicy {
   std::map<std::string, std::chrono::steady_clock::time_point> auth_cache_;  // key -> expiry
   std::function<bool()> saturated_;
   ClientLimits limits_;
+  // Which user each authenticated session belongs to, and how many sessions each user has open.
+  void bind_session(uint64_t session_id, std::string_view user);
+  bool check_credentials(const smtpd::ClientInfo& client, std::string_view user, std::string_view password);
+  mutable std::mutex sessions_mutex_;
+  std::unordered_map<uint64_t, std::string> session_users_;
+  std::unordered_map<std::string, uint32_t> user_sessions_;
 };
 
 }  // namespace smarthost::policy

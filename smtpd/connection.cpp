@@ -416,6 +416,7 @@ asio::awaitable<void> serve(Socket socket, ConnectionContext context, bool impli
   boost::system::error_code ignored;
   socket.shutdown(Socket::shutdown_both, ignored);
   socket.close(ignored);
+  c->ctx.policy->on_disconnect(c->ctx.client);
   finish(c);
   spdlog::debug("{} disconnect", c->tag());
 }

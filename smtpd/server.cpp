@@ -133,6 +133,7 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       ctx.tls = tls;
     }
     ctx.client = std::move(client);
+    ctx.client.session_id = sid;
     ctx.session_id = sid;
     ctx.control = std::move(control);
     std::weak_ptr<Impl> weak = weak_from_this();
@@ -169,7 +170,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> accept_tcp(std::shared_ptr<tcp::acceptor> acceptor, bool implicit_tls) {
     auto self = shared_from_this();
     for (;;) {
-      auto [ec, socket] = co_await acceptor->async_accept(asio::any_io_executor(asio::make_strand(io)), nothrow);
+      // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
+      asio::any_io_executor strand = asio::make_strand(io);
+      auto [ec, socket] = co_await acceptor->async_accept(strand, nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -193,7 +196,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   asio::awaitable<void> accept_unix(std::shared_ptr<unix_socket::acceptor> acceptor) {
     auto self = shared_from_this();
     for (;;) {
-      auto [ec, socket] = co_await acceptor->async_accept(asio::any_io_executor(asio::make_strand(io)), nothrow);
+      // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
+      asio::any_io_executor strand = asio::make_strand(io);
+      auto [ec, socket] = co_await acceptor->async_accept(strand, nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());

@@ -44,6 +44,7 @@ struct ClientInfo {
   uint16_t port = 0;
   bool loopback = false;  // 127.0.0.0/8, ::1, ::ffff:127.x, or a unix socket
   bool tls = false;       // implicit TLS listener
+  uint64_t session_id = 0;  // unique per connection while the server runs
 };
 
 // What the session knows at a hook, read-only.
@@ -64,6 +65,8 @@ class SessionPolicy {
   virtual Verdict on_end_of_data(const SessionView& session, const mail::Envelope& envelope) = 0;
   // Checks a user name and password (AUTH PLAIN/LOGIN). Failures are rate-limited per IP by the implementation.
   virtual bool authenticate(const ClientInfo& client, std::string_view user, std::string_view password) = 0;
+  // The connection is gone (called once per connection, after its last hook).
+  virtual void on_disconnect(const ClientInfo& client) { (void)client; }
 };
 
 enum class BareLineEnd { reject, normalize };

@@ -122,3 +122,12 @@ TEST(CliConfig, GuideJsonExampleLoadsVerbatim) {
   auto r = run({smarthost_bin().string(), "check-config", "--config", file.string()});
   EXPECT_EQ(r.exit_code, 0) << r.err;
 }
+
+TEST(CliConfig, SesSmtpPasswordMatchesThePublishedValue) {
+  // AWS's documented example secret key; the expected value is the one the AWS SDK for PHP tests publish.
+  auto r = run({smarthost_bin().string(), "ses-smtp-password", "--region", "us-east-2"},
+               "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY\n");
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "BMPPgbAHoFVbze1Ud0oA5uNdXRwUXUZ+qOwphGJbl/cS\n");
+  EXPECT_EQ(run({smarthost_bin().string(), "ses-smtp-password"}, "x\n").exit_code, 2);
+}

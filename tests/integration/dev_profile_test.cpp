@@ -40,6 +40,10 @@ TEST(DevProfile, SwaksToTheDefaultProfileLandsInTheOutbox) {
   EXPECT_NE(message.find("Subject: dev profile"), std::string::npos);
   auto json = eml[0];
   json.replace_extension(".json");
+  // The sidecar is written just after the message: give it a moment.
+  for (auto until = std::chrono::steady_clock::now() + std::chrono::seconds(2);
+       !fs::exists(json) && std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   std::string envelope = read_file(json);
   EXPECT_NE(envelope.find("\"mail_from\":\"dev@example.org\""), std::string::npos) << envelope;
   EXPECT_NE(envelope.find("a@example.net"), std::string::npos) << envelope;

@@ -63,6 +63,12 @@ TEST(PolicyFailover, PrimaryFailsOverAndComesBackAfterRecovery) {
   std::this_thread::sleep_until(opened + 2100ms);
   ASSERT_TRUE(submit(relay.port(), Letter{}).accepted());
   ASSERT_TRUE(wait_count(primary, 1)) << relay.log();
+  // The probe's file lands before the router records its success: wait for the circuit to close, or the next
+  // message could meet a half-open circuit still busy with the probe and go to the fallback.
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       relay.log().find("upstream=primary circuit half_open -> closed") == std::string::npos &&
+       std::chrono::steady_clock::now() < until;)
+    std::this_thread::sleep_for(20ms);
   ASSERT_TRUE(submit(relay.port(), Letter{}).accepted());
   ASSERT_TRUE(wait_count(primary, 2)) << relay.log();
   EXPECT_EQ(count_eml(fallback), 2u);

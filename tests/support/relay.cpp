@@ -28,7 +28,9 @@ Relay::Relay(RelayOptions options) : options_(std::move(options)) {
   } else {
     cfg += options_.upstream + "\n\n";
   }
-  cfg += "[server]\nlisten = [\"127.0.0.1:" + std::to_string(port_) + "\"]\nhostname = \"relay.test\"\n";
+  cfg += "[server]\nlisten = [\"127.0.0.1:" + std::to_string(port_) + "\"";
+  for (const auto& l : options_.extra_listen) cfg += ", \"" + l + "\"";
+  cfg += "]\nhostname = \"relay.test\"\n";
   if (options_.implicit_tls) cfg += "listen_tls = [\"127.0.0.1:" + std::to_string(tls_port_) + "\"]\n";
   cfg += options_.server_extra + "\n";
   cfg += "\n[queue]\ndir = \"" + queue_dir().string() + "\"\n";

@@ -18,6 +18,7 @@ struct RelayOptions {
   // TOML appended to the generated config. It may add tables ([server] keys go in `server_extra`).
   std::string extra;
   std::string server_extra;  // lines inside [server]
+  std::vector<std::string> extra_listen;  // more [server] listen entries after the harness's own TCP port
   std::string upstream;      // the upstream part; default: provider "file" writing into outbox()
   bool tls = false;          // generate a certificate and configure [security] for STARTTLS
   bool implicit_tls = false; // also listen_tls on a second port

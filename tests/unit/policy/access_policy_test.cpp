@@ -160,6 +160,37 @@ TEST(AccessPolicy, RecipientsPerMinutePerUserAcrossIps) {
   EXPECT_TRUE(f.policy->on_rcpt(f.view(), "", "c@example.net").allowed);  // unauthenticated: no user limit
 }
 
+TEST(AccessPolicy, ConcurrentSessionsPerUser) {
+  AccessRules r;
+  r.max_connections_per_user = 2;
+  Fixture f(r);
+  auto session = [&](uint64_t id) {
+    smtpd::ClientInfo c = f.client;
+    c.session_id = id;
+    return c;
+  };
+  // Three sessions of bob authenticate; the third is refused at MAIL and told to go away.
+  for (uint64_t id : {1, 2, 3}) ASSERT_TRUE(f.policy->authenticate(session(id), "bob", "hunter2"));
+  EXPECT_EQ(f.policy->sessions_of("bob"), 3u);
+  auto v = f.policy->on_mail(f.view("bob"), "bob@example.com");
+  EXPECT_FALSE(v.allowed);
+  EXPECT_EQ(v.reply.substr(0, 9), "421 4.7.0");
+  EXPECT_TRUE(v.disconnect);
+  // When one leaves, the others may send; re-authenticating a session does not count twice.
+  f.policy->on_disconnect(session(3));
+  EXPECT_TRUE(f.policy->authenticate(session(2), "bob", "hunter2"));
+  EXPECT_EQ(f.policy->sessions_of("bob"), 2u);
+  EXPECT_TRUE(f.policy->on_mail(f.view("bob"), "bob@example.com").allowed);
+  // Other users and unauthenticated sessions are not affected; a failed AUTH binds nothing.
+  EXPECT_FALSE(f.policy->authenticate(session(4), "bob", "wrong"));
+  EXPECT_EQ(f.policy->sessions_of("bob"), 2u);
+  EXPECT_TRUE(f.policy->on_mail(f.view("alice"), "alice@example.com").allowed);
+  f.policy->on_disconnect(session(1));
+  f.policy->on_disconnect(session(2));
+  f.policy->on_disconnect(session(99));  // never authenticated
+  EXPECT_EQ(f.policy->sessions_of("bob"), 0u);
+}
+
 TEST(AccessPolicy, SaturatedUpstreamsDeferAtRcptAndEndOfData) {
   Fixture f;
   bool saturated = false;
