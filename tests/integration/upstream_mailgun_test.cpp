@@ -167,6 +167,10 @@ TEST(UpstreamMailgun, TemporaryAnswersAreRetriedUntilDelivered) {
   FakeProvider api(FakeKind::mailgun, mailgun_credentials());
   api.push_answer(api.throttled(1));  // 429 with Retry-After: 1
   api.push_answer(api.server_error());  // 503
+  FakeAnswer unknown_domain;              // 404: temporary for Mailgun (often a domain still being set up)
+  unknown_domain.status = 404;
+  unknown_domain.body = R"({"message":"Domain not found: mg.yourdomain.com"})";
+  api.push_answer(unknown_domain);
   RelayOptions o;
   o.upstream = mailgun_upstream(api.base_url(), "missing");
   Relay relay(o);
@@ -186,17 +190,21 @@ TEST(UpstreamMailgun, TemporaryAnswersAreRetriedUntilDelivered) {
   EXPECT_EQ(queue[0].as_object().at("folder").as_string(), "active");
   EXPECT_NE(std::string(queue[0].as_object().at("last_error").as_string()).find("HTTP 429"), std::string::npos);
 
-  ASSERT_TRUE(api.wait_for_requests(3, 8s)) << relay.log();
+  ASSERT_TRUE(api.wait_for_requests(4, 8s)) << relay.log();
   EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "HTTP 503"}).empty())
       << relay.log();
+  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "HTTP 404"}).empty())
+      << relay.log();
   EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
+  EXPECT_TRUE(log_line(relay, {"rcpt=bob@example.net", "result=failed"}).empty()) << relay.log();
   auto records = api.records();
-  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records.size(), 4u);
   EXPECT_EQ(records[0].status, 429);
   EXPECT_EQ(records[1].status, 503);
-  EXPECT_EQ(records[2].status, 200);
+  EXPECT_EQ(records[2].status, 404);
+  EXPECT_EQ(records[3].status, 200);
   // The same message each time.
-  EXPECT_EQ(records[0].raw_message, records[2].raw_message);
+  EXPECT_EQ(records[0].raw_message, records[3].raw_message);
   EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 

@@ -166,6 +166,11 @@ TEST(UpstreamPostmark, TemporaryAnswersAreRetriedUntilDelivered) {
   FakeProvider api(FakeKind::postmark, postmark_credentials());
   api.push_answer(api.throttled(1));    // 429, ErrorCode 429, Retry-After: 1
   api.push_answer(api.server_error());  // 500
+  // The connection closes without an answer, twice: libcurl sends a request again by itself, once, when a reused
+  // connection closes before answering (a stale keep-alive); on a fresh connection it is the relay's failure.
+  api.push_answer(FakeProvider::dropped());
+  api.push_answer(FakeProvider::dropped());
+  api.push_answer(api.bad_credentials());  // 401: this upstream refuses; kept for later, not bounced
   RelayOptions o;
   o.upstream = postmark_upstream(api.base_url(), "missing");
   Relay relay(o);
@@ -182,13 +187,22 @@ TEST(UpstreamPostmark, TemporaryAnswersAreRetriedUntilDelivered) {
   })) << relay.log();
   EXPECT_NE(std::string(queue[0].as_object().at("last_error").as_string()).find("HTTP 429"), std::string::npos);
 
-  ASSERT_TRUE(api.wait_for_requests(3, 8s)) << relay.log();
+  ASSERT_TRUE(api.wait_for_requests(6, 9s)) << relay.log();
+  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "no answer"}).empty())
+      << relay.log();
+  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "HTTP 401"}).empty())
+      << relay.log();
   EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
+  EXPECT_TRUE(log_line(relay, {"rcpt=bob@example.net", "result=failed"}).empty()) << relay.log();
   auto records = api.records();
-  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records.size(), 6u);
   EXPECT_EQ(records[0].status, 429);
   EXPECT_EQ(records[1].status, 500);
-  EXPECT_EQ(records[2].status, 200);
+  EXPECT_EQ(records[2].status, 0);  // dropped
+  EXPECT_EQ(records[3].status, 0);
+  EXPECT_EQ(records[4].status, 401);
+  EXPECT_EQ(records[5].status, 200);
+  EXPECT_TRUE(records[5].problems.empty()) << ::testing::PrintToString(records[5].problems);
   EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 

@@ -174,6 +174,7 @@ TEST(UpstreamSendgrid, TemporaryAnswersAreRetriedUntilDelivered) {
   FakeProvider api(FakeKind::sendgrid, sendgrid_credentials());
   api.push_answer(api.throttled(1));    // 429 with X-RateLimit-Reset one second ahead
   api.push_answer(api.server_error());  // 503
+  api.push_answer(api.bad_credentials());  // 401: this upstream refuses; kept for later, not bounced
   RelayOptions o;
   o.upstream = sendgrid_upstream(api.base_url(), "missing");
   Relay relay(o);
@@ -190,14 +191,18 @@ TEST(UpstreamSendgrid, TemporaryAnswersAreRetriedUntilDelivered) {
   })) << relay.log();
   EXPECT_NE(std::string(queue[0].as_object().at("last_error").as_string()).find("HTTP 429"), std::string::npos);
 
-  ASSERT_TRUE(api.wait_for_requests(3, 8s)) << relay.log();
+  ASSERT_TRUE(api.wait_for_requests(4, 8s)) << relay.log();
+  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "HTTP 401"}).empty())
+      << relay.log();
   EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
+  EXPECT_TRUE(log_line(relay, {"rcpt=bob@example.net", "result=failed"}).empty()) << relay.log();
   auto records = api.records();
-  ASSERT_EQ(records.size(), 3u);
+  ASSERT_EQ(records.size(), 4u);
   EXPECT_EQ(records[0].status, 429);
   EXPECT_EQ(records[1].status, 503);
-  EXPECT_EQ(records[2].status, 202);
-  EXPECT_TRUE(records[2].problems.empty()) << ::testing::PrintToString(records[2].problems);
+  EXPECT_EQ(records[2].status, 401);
+  EXPECT_EQ(records[3].status, 202);
+  EXPECT_TRUE(records[3].problems.empty()) << ::testing::PrintToString(records[3].problems);
   EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 

@@ -220,5 +220,55 @@ TEST(UpstreamSmtpRelayFailures, TemporaryRetriedPermanentBounced) {
   EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 
+// The guide's advanced example as written: implicit TLS (use_ssl) with AUTH, the EHLO name from local_hostname,
+// and debug_level = 2 tracing the dialogue into the log with the credentials masked.
+TEST(UpstreamSmtpRelayImplicitTls, GuideAdvancedKeysOverImplicitTls) {
+  TempDir peer;
+  TestPki pki(peer.path() / "pki");
+  FakeSmtpServer fake(peer.path(), R"({"implicit_tls": true, "tls_cert": ")" + pki.good + R"(", "tls_key": ")" +
+                                       pki.key + R"(", "ehlo": ["PIPELINING", "8BITMIME", "ENHANCEDSTATUSCODES",
+                                       "AUTH PLAIN LOGIN"], "auth": {"user": "relay-user", "password": ")" +
+                                       kPassword + R"("}})");
+  RelayOptions o;
+  std::string upstream = smtp_upstream(fake.port(), "missing");
+  for (auto [from, to] : {std::pair<std::string, std::string>{"use_tls = true", "use_tls = false"},
+                          {"use_ssl = false", "use_ssl = true"}, {"debug_level = 0", "debug_level = 2"}}) {
+    auto at = upstream.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    upstream.replace(at, from.size(), to);
+  }
+  o.upstream = upstream;
+  o.extra = "\n[security]\nverify_certificates = true\nca_file = \"" + pki.ca + "\"\n";
+  Relay relay(o);
+  E2E_START_RELAY(relay);
+
+  const std::string message = "From: Alice <alice@client.example>\r\nTo: bob@example.net\r\nSubject: tls\r\n\r\nhi\r\n";
+  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, message).accepted());
+  ASSERT_TRUE(wait_until([&] { return fake.messages().size() == 1; }, 8s)) << relay.log();
+  auto received = fake.messages()[0];
+  EXPECT_TRUE(received.tls);
+  EXPECT_TRUE(received.mail_from.starts_with("MAIL FROM:<bounces@example.com>")) << received.mail_from;
+  auto commands = fake.commands();
+  ASSERT_FALSE(commands.empty());
+  EXPECT_EQ(commands[0], "EHLO relay-e2e.test");
+  auto auth = fake.events("auth");
+  ASSERT_EQ(auth.size(), 1u);
+  EXPECT_EQ(auth[0].at("user"), json::value("relay-user"));
+  EXPECT_EQ(auth[0].at("ok"), json::value(true));
+  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered", "queued as FAKE1"}).empty())
+      << relay.log();
+
+  // The trace is there, and neither the password nor the AUTH payload that carries it.
+  std::string log = relay.log();
+  EXPECT_FALSE(log_line(relay, {"smtp upstream=relay-e2e", "EHLO relay-e2e.test"}).empty()) << log;
+  EXPECT_FALSE(log_line(relay, {"smtp upstream=relay-e2e", "MAIL FROM:<bounces@example.com>"}).empty()) << log;
+  EXPECT_EQ(log.find(kPassword), std::string::npos) << log;
+  for (const auto& c : commands) {
+    if (!c.starts_with("AUTH ")) continue;
+    auto payload = c.substr(c.rfind(' ') + 1);
+    EXPECT_EQ(log.find(payload), std::string::npos) << "AUTH payload in the log: " << payload;
+  }
+}
+
 }  // namespace
 }  // namespace smarthost::test
