@@ -56,6 +56,20 @@ bool read_at(int fd, uint64_t offset, size_t limit, std::string& out) {
   return true;
 }
 
+// Reads up to `limit` bytes of the file at `fd` from `offset` into `buffer`. The byte count (0 at the end of the
+// file), or -1 on a read error. Unlike read_at it writes into memory that is not zeroed first.
+ssize_t read_into(int fd, uint64_t offset, char* buffer, size_t limit) {
+  size_t got = 0;
+  while (got < limit) {
+    ssize_t n = ::pread(fd, buffer + got, limit - got, static_cast<off_t>(offset + got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return -1;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  return static_cast<ssize_t>(got);
+}
+
 class FileHandle {
  public:
   explicit FileHandle(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
@@ -352,15 +366,15 @@ asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& 
   std::string out;
   out.reserve(kWriteChunk + kFileChunk * 2);
   stuffer.feed(header, out);
-  std::string chunk;
+  // Not a std::string: resizing one zero-fills the whole chunk before every read (a 64 KiB memset per read).
+  auto chunk = std::make_unique_for_overwrite<char[]>(kFileChunk);
   uint64_t offset = body_offset;
   while (true) {
-    if (!read_at(file.get(), offset, kFileChunk, chunk)) {
-      co_return "cannot read the queued message: " + std::string(std::strerror(errno));
-    }
-    if (chunk.empty()) break;
-    offset += chunk.size();
-    stuffer.feed(chunk, out);
+    const ssize_t n = read_into(file.get(), offset, chunk.get(), kFileChunk);
+    if (n < 0) co_return "cannot read the queued message: " + std::string(std::strerror(errno));
+    if (n == 0) break;
+    offset += static_cast<uint64_t>(n);
+    stuffer.feed(std::string_view(chunk.get(), static_cast<size_t>(n)), out);
     if (out.size() >= kWriteChunk) {
       error_code ec = co_await io_->write_all(io_, out, settings_->timeout);
       if (ec) co_return io_->describe(ec);
