@@ -8,9 +8,11 @@ namespace smarthost::ops {
 QueueCounts QueueCensus::count(const RelayView& relay) {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
-  if (relay.queue_list && (!scanned_at_ || now - *scanned_at_ >= max_age_)) {
+  if (relay.queue_list && (!scanned_at_ || now - *scanned_at_ >= std::max<std::chrono::nanoseconds>(max_age_, scan_cost_ * 20))) {
     std::error_code error;
     auto entries = relay.queue_list(error);
+    // A big queue takes long to scan: scan it at most 5% of the time.
+    scan_cost_ = std::chrono::steady_clock::now() - now;
     QueueCounts scan;
     if (!error) {
       scan.scanned = true;

@@ -1,6 +1,7 @@
 // The queue's size for metrics and /status: messages per folder, bytes and the oldest message's age. Counting
-// bytes and ages needs a scan of the spool, so the answer is cached for `max_age` (a few seconds); the active
-// count itself is always fresh. Thread-safe.
+// bytes and ages needs a scan of the spool, so the answer is cached for `max_age` (a few seconds), or longer for a
+// queue so big that scanning it would take more than 5% of the time; the active count itself is always fresh.
+// Thread-safe.
 #pragma once
 
 #include <chrono>
@@ -33,6 +34,7 @@ class QueueCensus {
   std::chrono::milliseconds max_age_;
   std::mutex mutex_;
   std::optional<std::chrono::steady_clock::time_point> scanned_at_;
+  std::chrono::nanoseconds scan_cost_{0};  // how long the last scan took
   QueueCounts last_;
 };
 
