@@ -106,6 +106,8 @@ asio::awaitable<bool> read_more(Stream& s, Conn& c, size_t chunk, std::chrono::s
   c.compact();
   c.deadline = Clock::now() + timeout;
   for (;;) {
+    // A shutdown whose cancellation ran while no read was pending (during a reply's write) is seen here.
+    if (c.ctx.control->shutting_down && (!in_body || c.ctx.control->drain_expired)) co_return false;
     size_t old = c.in.size();
     c.in.resize(old + chunk);
     auto [ec, n] = co_await s.async_read_some(asio::buffer(c.in.data() + old, chunk), nothrow);
@@ -351,11 +353,11 @@ void arm_io_controls(const std::shared_ptr<Conn>& c, Socket& socket) {
     socket.close(ec);
   };
   // The server calls this from another thread: hop onto the connection's strand first.
-  c->ctx.control->cancel_io = [weak = std::weak_ptr<Conn>(c), ex = socket.get_executor()] {
+  c->ctx.control->set_cancel([weak = std::weak_ptr<Conn>(c), ex = socket.get_executor()] {
     asio::post(ex, [weak] {
       if (auto conn = weak.lock(); conn && !conn->finished && conn->cancel_io) conn->cancel_io();
     });
-  };
+  });
 }
 
 void finish(const std::shared_ptr<Conn>& c) {

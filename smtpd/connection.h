@@ -9,6 +9,7 @@
 #include <atomic>
 #include <functional>
 #include <memory>
+#include <mutex>
 
 #include "smtpd/server.h"
 
@@ -17,10 +18,29 @@ namespace smarthost::smtpd {
 // Shared between the server and a connection: lets the server ask an idle session to close during shutdown.
 // Shutdown has two stages: first idle sessions are told 421 4.3.2 while message bodies keep streaming; once the
 // drain time is over, everything still open is cut off.
+// The flags are set before the cancellation is posted, and a connection checks them on its strand before each read
+// it starts, so a cancellation that lands between two reads is never lost.
 struct ConnectionControl {
   std::atomic<bool> shutting_down{false};
   std::atomic<bool> drain_expired{false};
-  std::function<void()> cancel_io;  // set by the connection; posts the cancellation to the connection's strand
+
+  // Set by the connection on its strand, called by the server from another thread.
+  void set_cancel(std::function<void()> cancel) {
+    std::lock_guard lock(mutex_);
+    cancel_io_ = std::move(cancel);
+  }
+  void cancel() {
+    std::function<void()> f;
+    {
+      std::lock_guard lock(mutex_);
+      f = cancel_io_;
+    }
+    if (f) f();
+  }
+
+ private:
+  std::mutex mutex_;
+  std::function<void()> cancel_io_;  // posts the cancellation to the connection's strand
 };
 
 struct ConnectionContext {

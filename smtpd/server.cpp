@@ -398,7 +398,7 @@ void Server::stop(std::chrono::seconds drain) {
       for (auto& c : live) {
         c->shutting_down = true;
         if (expired) c->drain_expired = true;
-        if (c->cancel_io) c->cancel_io();
+        c->cancel();
       }
     };
     // Stage one now: idle sessions get 421 4.3.2, bodies in flight keep streaming. Stage two after `drain`.
