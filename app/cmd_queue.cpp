@@ -206,7 +206,8 @@ std::string done_text(const admin::Request& r) {
 int exit_code(const admin::Answer& a, const admin::Request& r) {
   switch (a.status) {
     case admin::Status::ok: return kExitOk;
-    case admin::Status::not_found: return kExitConfig;
+    case admin::Status::not_found:
+    case admin::Status::denied: return kExitConfig;
     case admin::Status::invalid: return r.verb == Verb::release ? kExitConfig : kExitUsage;
     case admin::Status::busy:
     case admin::Status::failed: return kExitTempFail;
@@ -242,7 +243,7 @@ int run_queue(const Invocation& inv) {
     answer = answer_offline(dir, args.request);
   } else {
     std::cerr << "smarthost queue: " << exchange.error << "\n";
-    return kExitTempFail;
+    return exchange.denied ? kExitConfig : kExitTempFail;
   }
 
   if (answer.status != admin::Status::ok) {

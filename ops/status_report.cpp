@@ -61,6 +61,8 @@ std::string status_json(const RelaySnapshot& s) {
     j["state"] = s.state_of(u);
     j["circuit"] = std::string(policy::to_string(u.breaker.state));
     j["healthy"] = u.healthy;
+    // Fleet mode: "shared" while the limits and breakers live in Redis, "local" on the fallback.
+    if (u.fleet_shared) j["fleet"] = *u.fleet_shared ? "shared" : "local";
     if (u.limiter.limited) {
       j["rate_per_second"] = u.limiter.rate_per_second;
       j["tokens"] = u.limiter.tokens;

@@ -48,10 +48,14 @@ struct Member {
   void follow_fleet(SteadyTime now) {
     if (!settings.fleet) return;
     const FleetView view = settings.fleet->view();
-    if (view.paused_until > now && view.paused_until > limiter.paused_until()) {
+    // A quarter second of slack: the same pause read back from Redis differs by the round trip.
+    if (view.paused_until > now && view.paused_until > limiter.paused_until() + std::chrono::milliseconds(250)) {
+      const bool was_paused = limiter.paused(now);
       limiter.pause_until(view.paused_until, now);
-      spdlog::info("upstream={} paused for {:.1f}s (seen by another relay instance)", transport->name(),
-                   std::chrono::duration<double>(limiter.paused_until() - now).count());
+      if (!was_paused) {
+        spdlog::info("upstream={} paused for {:.1f}s (seen by another relay instance)", transport->name(),
+                     std::chrono::duration<double>(limiter.paused_until() - now).count());
+      }
     }
     if (view.open_until > now && breaker.state(now) == BreakerState::closed) breaker.trip_until(now, view.open_until);
   }
@@ -573,6 +577,7 @@ std::vector<UpstreamSnapshot> Router::snapshot() const {
     u.attempts = m.attempts;
     u.delivered = m.delivered;
     u.failed = m.failed;
+    if (m.settings.fleet) u.fleet_shared = m.settings.fleet->shared();
     out.push_back(std::move(u));
   }
   return out;

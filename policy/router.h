@@ -49,6 +49,7 @@ struct UpstreamSnapshot {
   std::optional<double> latency_ms;    // moving average
   bool healthy = true;                 // as the health checks last said
   uint64_t attempts = 0, delivered = 0, failed = 0;
+  std::optional<bool> fleet_shared;    // fleet mode: true while Redis is shared, false on local fallback limits
 };
 
 class Router final : public upstream::Transport {

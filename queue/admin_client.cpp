@@ -61,6 +61,7 @@ Exchange ask(const std::filesystem::path& socket_path, const Request& request, s
       // A unix socket's backlog is full: the relay is there but busy.
       out.error = "the relay's admin socket is busy";
     } else if (error == EACCES || error == EPERM) {
+      out.denied = true;
       out.error = "permission denied on " + socket_path.string() + " (run as the relay's user or root)";
     } else {
       out.error = "cannot connect to " + socket_path.string() + ": " + std::strerror(error);

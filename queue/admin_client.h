@@ -20,6 +20,7 @@ struct Exchange {
   Reach reach = Reach::failed;
   std::optional<Answer> answer;
   std::string error;
+  bool denied = false;  // the socket's permissions keep this user out (not worth retrying)
 };
 
 Exchange ask(const std::filesystem::path& socket_path, const Request& request,

@@ -246,6 +246,7 @@ std::string_view to_string(Status status) {
     case Status::invalid: return "invalid";
     case Status::busy: return "busy";
     case Status::failed: return "failed";
+    case Status::denied: return "denied";
   }
   return "failed";
 }
@@ -256,6 +257,8 @@ Status status_of(std::error_code error) {
   if (error == std::errc::invalid_argument) return Status::invalid;
   if (error == std::errc::resource_unavailable_try_again || error == std::errc::operation_canceled)
     return Status::busy;
+  if (error == std::errc::permission_denied || error == std::errc::operation_not_permitted)
+    return Status::denied;
   return Status::failed;
 }
 
@@ -283,7 +286,7 @@ std::optional<Answer> decode_answer(std::string_view text, std::string& error) {
   Answer answer;
   std::string status = text_of(o, "status");
   bool known = false;
-  for (Status s : {Status::ok, Status::not_found, Status::invalid, Status::busy, Status::failed}) {
+  for (Status s : {Status::ok, Status::not_found, Status::invalid, Status::busy, Status::failed, Status::denied}) {
     if (status == to_string(s)) {
       answer.status = s;
       known = true;

@@ -37,6 +37,7 @@ enum class Status {
   invalid,    // a malformed request or id, or release of a message that is not held
   busy,       // try again later (the spool is locked, the server is stopping)
   failed,     // an I/O error
+  denied,     // file permissions (of the spool or the socket) keep the caller out
 };
 
 std::string_view to_string(Status status);

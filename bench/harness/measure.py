@@ -114,6 +114,7 @@ def run_cell(ctx, scenario, relay):
                 w = _load(ctx, port, scenario.load_args(scenario.warmup), limit)
                 _wait_delivered(counter, base + w["accepted"], 30, alive)
             base = counter() or 0
+            cpu0 = procs.cpu_seconds(pids())
             t0 = time.monotonic()
             if scenario.generator == "smtp-source":
                 load = _smtp_source(port, scenario, limit)
@@ -121,6 +122,7 @@ def run_cell(ctx, scenario, relay):
                 load = _load(ctx, port, scenario.load_args(), limit)
             wait = max(10, min(DELIVERY_WAIT_S, ctx.remaining()))
             reached, t_done, count = _wait_delivered(counter, base + load["accepted"], wait, alive)
+            cpu = procs.cpu_seconds(pids()) - cpu0
             sampler.sample()
         finally:
             sampler.stop()
@@ -136,6 +138,8 @@ def run_cell(ctx, scenario, relay):
             "end_to_end_per_s": delivered / e2e_s if e2e_s > 0 else 0.0,
             "accept_p50_ms": (load.get("accept_latency_ms") or {}).get("p50"),
             "accept_p99_ms": (load.get("accept_latency_ms") or {}).get("p99"),
+            "relay_cpu_s": cpu,
+            "relay_cpu_ms_per_message": 1000 * cpu / delivered if delivered > 0 and relay != "direct" else None,
             "peak_rss_kib": sampler.peak_rss_kib,
             "peak_pss_kib": sampler.peak_pss_kib,
             "peak_processes": sampler.peak_processes,

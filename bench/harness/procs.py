@@ -126,6 +126,25 @@ def children_of(pids):
     return tree
 
 
+def cpu_seconds(root_pids):
+    """CPU time (user + system) used so far by the process trees under `root_pids`: each live process's own time
+    plus that of its children already reaped (so a Postfix daemon that exited inside a measurement still counts,
+    through its master). The difference of two readings is the CPU a relay spent in between."""
+    roots = [p for p in root_pids if p]
+    if not roots:
+        return 0.0
+    ticks = os.sysconf("SC_CLK_TCK")
+    total = 0
+    for pid in children_of(roots):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += sum(int(x) for x in fields[11:15])  # utime stime cutime cstime
+        except (OSError, ValueError, IndexError):
+            continue
+    return total / ticks
+
+
 def memory_kib(pid):
     """(rss, pss, hwm) in KiB for one process; zeros when it is gone."""
     rss = hwm = pss = 0

@@ -79,7 +79,7 @@ def _f(value, fmt="{:.0f}", none="-"):
 
 
 def table(results):
-    head = ["scenario", "relay", "accepted/s", "e2e/s", "p50 ms", "p99 ms", "peak MiB", "e2e/Postfix",
+    head = ["scenario", "relay", "accepted/s", "e2e/s", "p50 ms", "p99 ms", "peak MiB", "CPU ms/msg", "e2e/Postfix",
             "accept/Postfix", "e2e/ceiling", "notes"]
     rows = []
     for r in results:
@@ -87,13 +87,13 @@ def table(results):
             i = r["idle"]
             pg = i.get("probe_greeting_ms", {})
             rows.append([r["scenario"], r["relay"], "-", "-", _f(pg.get("p50"), "{:.2f}"), _f(pg.get("p99"), "{:.2f}"),
-                         _f(r.get("peak_rss_kib", 0) / 1024, "{:.0f}"), "-", "-", "-",
+                         _f(r.get("peak_rss_kib", 0) / 1024, "{:.0f}"), "-", "-", "-", "-",
                          f"{i.get('greeted')}/{i.get('connections')} held, {i.get('rss_per_connection_kib', 0):.1f} KiB "
                          f"each, connect p99 {i.get('greeting_ms', {}).get('p99', 0):.1f} ms, "
                          f"{i.get('alive_ok')}/{i.get('alive_checked')} alive"])
             continue
         if "error" in r:
-            rows.append([r["scenario"], r["relay"], "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"][:80]])
+            rows.append([r["scenario"], r["relay"], "-", "-", "-", "-", "-", "-", "-", "-", "-", "ERROR: " + r["error"][:80]])
             continue
         # One process: its RSS. Postfix's many processes share pages, so theirs is the sum of PSS.
         mem = r["peak_pss_kib"] if r["relay"] == "postfix" else r["peak_rss_kib"]
@@ -109,6 +109,7 @@ def table(results):
         rows.append([r["scenario"], r["relay"], _f(r["accepted_per_s"]), _f(r["end_to_end_per_s"]),
                      _f(r.get("accept_p50_ms"), "{:.2f}"), _f(r.get("accept_p99_ms"), "{:.2f}"),
                      _f(mem / 1024 if r["relay"] != "direct" else None, "{:.0f}"),
+                     _f(r.get("relay_cpu_ms_per_message"), "{:.2f}"),
                      _f(r.get("e2e_vs_postfix"), "{:.2f}x"), _f(r.get("accept_vs_postfix"), "{:.2f}x"),
                      _f(r.get("e2e_vs_ceiling"), "{:.0%}"), "; ".join(notes)])
     widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]

@@ -295,6 +295,11 @@ void SharedUpstream::on_result(const upstream::DeliveryResult& result, SteadyTim
 }
 
 void SharedUpstream::on_circuit(BreakerState state, SteadyTime reopens_at) {
+  if (state == BreakerState::closed) {
+    // This instance's probe went through: it no longer follows an opening it may still have in its view.
+    std::lock_guard lock(view_mutex_);
+    view_.open_until = {};
+  }
   if (!client_->connected()) return;
   int64_t open_us = 0;
   if (state == BreakerState::open) {

@@ -40,6 +40,7 @@ inline RelaySnapshot sample_snapshot() {
   a.attempts = 10;
   a.delivered = 8;
   a.failed = 2;
+  a.fleet_shared = false;  // fleet mode, Redis unreachable: local limits
   policy::UpstreamSnapshot b;
   b.name = "smtp \"backup\"";
   b.healthy = false;

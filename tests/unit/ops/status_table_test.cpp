@@ -19,6 +19,8 @@ TEST(StatusReport, JsonCarriesUpstreamsQueueAlertsAndErrors) {
   const auto& first = parsed.at("upstreams").as_array().at(0).as_object();
   EXPECT_DOUBLE_EQ(first.at("rate_per_second").to_number<double>(), 2.5);
   EXPECT_EQ(first.at("latency_ms").to_number<int64_t>(), 312);
+  EXPECT_EQ(first.at("fleet").as_string(), "local");
+  EXPECT_FALSE(parsed.at("upstreams").as_array().at(1).as_object().contains("fleet")) << "not in fleet mode";
   EXPECT_EQ(parsed.at("queue").as_object().at("bytes").to_number<int64_t>(), 2 * 1024 * 1024);
   for (const char* part : {"\"version\":\"0.1.0\"", "\"name\":\"mailgun0\"", "\"state\":\"up\"",
                            "\"state\":\"down\"", "\"circuit\":\"open\"", "\"messages\":7", "\"oldest_age_seconds\":400",

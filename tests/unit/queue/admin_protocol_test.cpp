@@ -64,6 +64,7 @@ TEST(AdminProtocol, StatusOfErrors) {
   EXPECT_EQ(status_of(std::make_error_code(std::errc::invalid_argument)), Status::invalid);
   EXPECT_EQ(status_of(std::make_error_code(std::errc::resource_unavailable_try_again)), Status::busy);
   EXPECT_EQ(status_of(std::make_error_code(std::errc::no_space_on_device)), Status::failed);
+  EXPECT_EQ(status_of(std::make_error_code(std::errc::permission_denied)), Status::denied);
 }
 
 QueueEntry sample_entry() {

@@ -101,6 +101,9 @@ TEST(RouterFleet, SharedModeSendsAtTheFleetsSlotsNotTheLocalRate) {
   EXPECT_EQ(times[4] - start, 400ms) << "five sends in 0.4 s: the local limit would need 8 s";
   EXPECT_EQ(f.fleet->asked, 5);
   EXPECT_EQ(f.fleet->results.size(), 5u) << "every answer goes to the fleet";
+  EXPECT_EQ(f.router->snapshot()[0].fleet_shared, std::optional<bool>(true));
+  f.fleet->shared_ = false;
+  EXPECT_EQ(f.router->snapshot()[0].fleet_shared, std::optional<bool>(false));
 }
 
 TEST(RouterFleet, RefusedByTheFleetStaysQueuedUntilItsNextSlot) {
