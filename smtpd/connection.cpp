@@ -99,10 +99,11 @@ asio::awaitable<bool> flush(Stream& s, Conn& c) {
   co_return !ec;
 }
 
-// Reads more input into c.in. False on EOF, error, timeout or shutdown. A message body (`in_body`) keeps
-// streaming through the first stage of a shutdown, until the drain time is over.
+// Reads more input into c.in. False on EOF, error, timeout or shutdown. A transaction under way (`in_body`, or
+// MAIL given and not yet ended) keeps going through the first stage of a shutdown, until the drain time is over.
 template <class Stream>
 asio::awaitable<bool> read_more(Stream& s, Conn& c, size_t chunk, std::chrono::seconds timeout, bool in_body) {
+  in_body = in_body || c.session.in_transaction();
   c.compact();
   c.deadline = Clock::now() + timeout;
   for (;;) {
@@ -272,7 +273,8 @@ template <class Stream>
 asio::awaitable<LoopEnd> command_loop(Stream& s, Conn& c, bool can_start_tls) {
   bool discarding = false;  // inside an over-long line, skipping to its end
   for (;;) {
-    if (c.ctx.control->shutting_down && c.pending().empty() && !c.bdat_reader) {
+    if (c.ctx.control->shutting_down && c.pending().empty() && !c.bdat_reader &&
+        (!c.session.in_transaction() || c.ctx.control->drain_expired)) {
       c.out += c.session.shutting_down().reply;
       co_await flush(s, c);
       co_return LoopEnd::closed;

@@ -536,6 +536,7 @@ Step Session::shutting_down() {
   return s_->close_with("421 4.3.2 " + s_->settings.hostname + " Service shutting down");
 }
 
+bool Session::in_transaction() const { return s_->in_mail; }
 const mail::Envelope& Session::envelope() const { return s_->envelope; }
 uint64_t Session::bdat_size() const { return s_->bdat_size; }
 bool Session::bdat_last() const { return s_->bdat_last; }

@@ -125,6 +125,8 @@ class Session {
   // The server is shutting down: "421 4.3.2 <host> Service shutting down", next = close.
   Step shutting_down();
 
+  // MAIL was accepted and the transaction has not ended (commit, RSET, a new EHLO): a shutdown lets it finish.
+  bool in_transaction() const;
   // For the connection: the current transaction's envelope (valid from MAIL to commit).
   const mail::Envelope& envelope() const;
   // Octets announced by the pending BDAT command.

@@ -1,6 +1,7 @@
 // Scenario: SIGTERM drains `smarthost serve`. New connections are refused at once and idle sessions are told
-// 421 4.3.2; a message being received keeps streaming and is accepted; one still open when server.drain_timeout
-// passes gets 421 4.3.2 then; the process exits 0 and every accepted message is delivered or still in the spool.
+// 421 4.3.2; a message being received keeps streaming and is accepted, and so does a transaction between RCPT and
+// DATA, whose session is told 421 4.3.2 once its message is in; one still open when server.drain_timeout passes
+// gets 421 4.3.2 then; the process exits 0 and every accepted message is delivered or still in the spool.
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -48,6 +49,11 @@ TEST(LifecycleDrain, OpenSessionsFinishThen421AfterTheDrainTimeAndExitZero) {
   start_body(finishing, "finishes during the drain");
   SmtpWire stalled(relay.port());
   start_body(stalled, "never finishes");
+  SmtpWire between(relay.port());
+  ASSERT_EQ(reply_code(between.reply()), 220);
+  between.command("EHLO between.test");
+  ASSERT_EQ(reply_code(between.command("MAIL FROM:<app@example.com>")), 250);
+  ASSERT_EQ(reply_code(between.command("RCPT TO:<user@example.net>")), 250);
 
   const auto sigterm = Clock::now();
   relay.signal(SIGTERM);
@@ -62,6 +68,15 @@ TEST(LifecycleDrain, OpenSessionsFinishThen421AfterTheDrainTimeAndExitZero) {
   std::string end = finishing.reply(3s);
   EXPECT_EQ(reply_code(end), 250) << end << relay.log();
   EXPECT_LT(Clock::now() - sigterm, 1900ms) << "the finishing session waited for the drain time";
+
+  // The transaction between RCPT and DATA finishes too; then its session is told.
+  ASSERT_EQ(reply_code(between.command("DATA")), 354) << relay.log();
+  ASSERT_TRUE(between.send("Subject: between\r\n\r\nsent after SIGTERM\r\n.\r\n"));
+  std::string accepted = between.reply(3s);
+  EXPECT_EQ(reply_code(accepted), 250) << accepted << relay.log();
+  std::string after = between.reply(1500ms);
+  EXPECT_NE(after.find("421 4.3.2"), std::string::npos) << after << relay.log();
+  EXPECT_LT(Clock::now() - sigterm, 1900ms) << "the session between RCPT and DATA waited for the drain time";
 
   // Nothing new gets in.
   SmtpWire late(relay.port());
@@ -78,7 +93,9 @@ TEST(LifecycleDrain, OpenSessionsFinishThen421AfterTheDrainTimeAndExitZero) {
   // The accepted message is delivered, or waits in the spool for the next start: never lost.
   size_t delivered = relay.delivered().size();
   size_t queued = messages_in(relay.queue_dir() / "active");
-  EXPECT_EQ(delivered + (delivered == 0 ? queued : 0), 1u) << "delivered " << delivered << ", queued " << queued;
+  // (A message delivered just as the process stopped may still be in the spool: sent again, never lost.)
+  EXPECT_GE(delivered + queued, 2u) << "delivered " << delivered << ", queued " << queued;
+  EXPECT_LE(delivered, 2u);
   EXPECT_NE(relay.log().find("shutting down"), std::string::npos);
 }
 
