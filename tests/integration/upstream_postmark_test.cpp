@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "tests/support/fake_providers/fake_provider.h"
+#include "tests/support/provider_e2e.h"
 #include "tests/support/upstream_e2e.h"
 
 namespace smarthost::test {
@@ -171,91 +172,31 @@ TEST(UpstreamPostmark, TemporaryAnswersAreRetriedUntilDelivered) {
   api.push_answer(FakeProvider::dropped());
   api.push_answer(FakeProvider::dropped());
   api.push_answer(api.bad_credentials());  // 401: this upstream refuses; kept for later, not bounced
-  RelayOptions o;
-  o.upstream = postmark_upstream(api.base_url(), "missing");
-  Relay relay(o);
-  ASSERT_TRUE(add_to_table(relay, "[queue]", "retry_schedule = [1]"));
-  E2E_START_RELAY(relay);
-
-  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage).accepted());
-  auto deferred = wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred"});
-  EXPECT_NE(deferred.find("HTTP 429"), std::string::npos) << relay.log();
-  boost::json::array queue;
-  ASSERT_TRUE(wait_until([&] {
-    queue = queue_entries(relay);
-    return queue.size() == 1 && queue[0].as_object().at("attempts").as_int64() >= 1;
-  })) << relay.log();
-  EXPECT_NE(std::string(queue[0].as_object().at("last_error").as_string()).find("HTTP 429"), std::string::npos);
-
-  ASSERT_TRUE(api.wait_for_requests(6, 9s)) << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "no answer"}).empty())
-      << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "HTTP 401"}).empty())
-      << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
-  EXPECT_TRUE(log_line(relay, {"rcpt=bob@example.net", "result=failed"}).empty()) << relay.log();
-  auto records = api.records();
-  ASSERT_EQ(records.size(), 6u);
-  EXPECT_EQ(records[0].status, 429);
-  EXPECT_EQ(records[1].status, 500);
-  EXPECT_EQ(records[2].status, 0);  // dropped
-  EXPECT_EQ(records[3].status, 0);
-  EXPECT_EQ(records[4].status, 401);
-  EXPECT_EQ(records[5].status, 200);
-  EXPECT_TRUE(records[5].problems.empty()) << ::testing::PrintToString(records[5].problems);
-  EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
+  std::vector<FakeRecord> records;
+  ASSERT_NO_FATAL_FAILURE(expect_retried_until_delivered(api, postmark_upstream(api.base_url(), "missing"),
+                                                         kMessage, "HTTP 429", "HTTP 429", {"no answer", "HTTP 401"},
+                                                         {429, 500, 0, 0, 401, 200}, records));
 }
 
 TEST(UpstreamPostmark, InactiveRecipientBouncesToTheSender) {
   FakeProvider api(FakeKind::postmark, postmark_credentials());
   api.fail_recipient("bob@example.net", 406,
                      "You tried to send to a recipient that has been marked as inactive.");  // 422, permanent
-  RelayOptions o;
-  o.upstream = postmark_upstream(api.base_url(), "missing");
-  Relay relay(o);
-  E2E_START_RELAY(relay);
-
-  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage).accepted());
-  ASSERT_TRUE(api.wait_for_requests(2)) << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=failed", "HTTP 422"}).empty())
-      << relay.log();
-  auto records = api.records();
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].status, 422);
-  const auto& bounce = records[1];
-  EXPECT_EQ(bounce.status, 200);
-  EXPECT_TRUE(bounce.problems.empty()) << ::testing::PrintToString(bounce.problems);
+  FakeRecord bounce;
+  ASSERT_NO_FATAL_FAILURE(
+      expect_bounced(api, postmark_upstream(api.base_url(), "missing"), kMessage, 422, "HTTP 422", bounce));
+  if (IsSkipped()) return;
   auto body = body_of(bounce);
   EXPECT_EQ(text_at(body, "To"), "alice@client.example");
   EXPECT_EQ(text_at(body, "Subject"), "Undelivered Mail Returned to Sender");
   EXPECT_NE(text_at(body, "TextBody").find("bob@example.net"), std::string::npos) << bounce.exchange.body;
   EXPECT_NE(text_at(body, "TextBody").find("marked as inactive"), std::string::npos) << bounce.exchange.body;
-  EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 
 TEST(UpstreamPostmark, NoEndpointReachesApiPostmarkappCom) {
-  TempDir tls_dir;
-  auto cert = tls_dir.path() / "api.pem";
-  auto key = tls_dir.path() / "api.key";
-  ASSERT_TRUE(make_test_certificate(cert, key, "api.postmarkapp.com"));
-  FakeTls tls{cert.string(), key.string()};
-  FakeProvider api(FakeKind::postmark, postmark_credentials(), 0, &tls);
-  ConnectProxy proxy(tls_dir.path(), api.port());
-  ASSERT_NE(proxy.port(), 0);
-  RelayOptions o;
-  o.upstream = postmark_upstream("", "missing");
-  o.extra = "\n[security]\nca_file = \"" + cert.string() + "\"\n";
-  o.env = {{"https_proxy", proxy.url()}, {"no_proxy", ""}, {"NO_PROXY", ""}};
-  Relay relay(o);
-  E2E_START_RELAY(relay);
-
-  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage).accepted());
-  ASSERT_TRUE(api.wait_for_requests(1)) << relay.log();
-  EXPECT_EQ(proxy.hosts(), std::vector<std::string>{"api.postmarkapp.com:443"});
-  auto records = api.records();
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_TRUE(records[0].problems.empty()) << ::testing::PrintToString(records[0].problems);
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
+  FakeRecord request;
+  ASSERT_NO_FATAL_FAILURE(expect_default_host(FakeKind::postmark, postmark_credentials(), "api.postmarkapp.com",
+                                              [] { return postmark_upstream("", "missing"); }, kMessage, request));
 }
 
 }  // namespace

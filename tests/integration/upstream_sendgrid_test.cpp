@@ -9,6 +9,7 @@
 #include <boost/json/serialize.hpp>
 
 #include "tests/support/fake_providers/fake_provider.h"
+#include "tests/support/provider_e2e.h"
 #include "tests/support/upstream_e2e.h"
 
 namespace smarthost::test {
@@ -175,86 +176,31 @@ TEST(UpstreamSendgrid, TemporaryAnswersAreRetriedUntilDelivered) {
   api.push_answer(api.throttled(1));    // 429 with X-RateLimit-Reset one second ahead
   api.push_answer(api.server_error());  // 503
   api.push_answer(api.bad_credentials());  // 401: this upstream refuses; kept for later, not bounced
-  RelayOptions o;
-  o.upstream = sendgrid_upstream(api.base_url(), "missing");
-  Relay relay(o);
-  ASSERT_TRUE(add_to_table(relay, "[queue]", "retry_schedule = [1]"));
-  E2E_START_RELAY(relay);
-
-  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage).accepted());
-  auto deferred = wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred"});
-  EXPECT_NE(deferred.find("HTTP 429"), std::string::npos) << relay.log();
-  boost::json::array queue;
-  ASSERT_TRUE(wait_until([&] {
-    queue = queue_entries(relay);
-    return queue.size() == 1 && queue[0].as_object().at("attempts").as_int64() >= 1;
-  })) << relay.log();
-  EXPECT_NE(std::string(queue[0].as_object().at("last_error").as_string()).find("HTTP 429"), std::string::npos);
-
-  ASSERT_TRUE(api.wait_for_requests(4, 8s)) << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=deferred", "HTTP 401"}).empty())
-      << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
-  EXPECT_TRUE(log_line(relay, {"rcpt=bob@example.net", "result=failed"}).empty()) << relay.log();
-  auto records = api.records();
-  ASSERT_EQ(records.size(), 4u);
-  EXPECT_EQ(records[0].status, 429);
-  EXPECT_EQ(records[1].status, 503);
-  EXPECT_EQ(records[2].status, 401);
-  EXPECT_EQ(records[3].status, 202);
-  EXPECT_TRUE(records[3].problems.empty()) << ::testing::PrintToString(records[3].problems);
-  EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
+  std::vector<FakeRecord> records;
+  ASSERT_NO_FATAL_FAILURE(expect_retried_until_delivered(api, sendgrid_upstream(api.base_url(), "missing"),
+                                                         kMessage, "HTTP 429", "HTTP 429", {"HTTP 503", "HTTP 401"},
+                                                         {429, 503, 401, 202}, records));
 }
 
 TEST(UpstreamSendgrid, PermanentRefusalBouncesToTheSender) {
   FakeProvider api(FakeKind::sendgrid, sendgrid_credentials());
   api.push_answer(api.rejected("The content value must be a string at least one character in length."));  // 400
-  RelayOptions o;
-  o.upstream = sendgrid_upstream(api.base_url(), "missing");
-  Relay relay(o);
-  E2E_START_RELAY(relay);
-
-  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage).accepted());
-  ASSERT_TRUE(api.wait_for_requests(2)) << relay.log();
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=failed", "HTTP 400"}).empty())
-      << relay.log();
-  auto records = api.records();
-  ASSERT_EQ(records.size(), 2u);
-  EXPECT_EQ(records[0].status, 400);
-  const auto& bounce = records[1];
-  EXPECT_TRUE(bounce.problems.empty()) << ::testing::PrintToString(bounce.problems);
+  FakeRecord bounce;
+  ASSERT_NO_FATAL_FAILURE(
+      expect_bounced(api, sendgrid_upstream(api.base_url(), "missing"), kMessage, 400, "HTTP 400", bounce));
+  if (IsSkipped()) return;
   auto body = body_of(bounce);
   EXPECT_EQ(body["personalizations"], parsed(R"([{"to":[{"email":"alice@client.example"}]}])"));
   EXPECT_EQ(body["subject"], json::value("Undelivered Mail Returned to Sender"));
   std::string text = json::serialize(body["content"]);
   EXPECT_NE(text.find("bob@example.net"), std::string::npos) << text;
   EXPECT_NE(text.find("at least one character"), std::string::npos) << text;
-  EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 
 TEST(UpstreamSendgrid, NoEndpointReachesApiSendgridCom) {
-  TempDir tls_dir;
-  auto cert = tls_dir.path() / "api.pem";
-  auto key = tls_dir.path() / "api.key";
-  ASSERT_TRUE(make_test_certificate(cert, key, "api.sendgrid.com"));
-  FakeTls tls{cert.string(), key.string()};
-  FakeProvider api(FakeKind::sendgrid, sendgrid_credentials(), 0, &tls);
-  ConnectProxy proxy(tls_dir.path(), api.port());
-  ASSERT_NE(proxy.port(), 0);
-  RelayOptions o;
-  o.upstream = sendgrid_upstream("", "missing");
-  o.extra = "\n[security]\nca_file = \"" + cert.string() + "\"\n";
-  o.env = {{"https_proxy", proxy.url()}, {"no_proxy", ""}, {"NO_PROXY", ""}};
-  Relay relay(o);
-  E2E_START_RELAY(relay);
-
-  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage).accepted());
-  ASSERT_TRUE(api.wait_for_requests(1)) << relay.log();
-  EXPECT_EQ(proxy.hosts(), std::vector<std::string>{"api.sendgrid.com:443"});
-  auto records = api.records();
-  ASSERT_EQ(records.size(), 1u);
-  EXPECT_TRUE(records[0].problems.empty()) << ::testing::PrintToString(records[0].problems);
-  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered"}).empty()) << relay.log();
+  FakeRecord request;
+  ASSERT_NO_FATAL_FAILURE(expect_default_host(FakeKind::sendgrid, sendgrid_credentials(), "api.sendgrid.com",
+                                              [] { return sendgrid_upstream("", "missing"); }, kMessage, request));
 }
 
 }  // namespace
