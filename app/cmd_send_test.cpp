@@ -18,24 +18,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-std::string local_hostname(const conf::Config& config) {
-  if (!config.server.hostname.empty()) return config.server.hostname;
-  char host[256] = "localhost";
-  ::gethostname(host, sizeof host - 1);
-  return host;
-}
-
-std::string submit_address(const conf::Config& config) {
-  for (const auto& l : config.server.listen)
-    if (l.rfind("unix:", 0) == 0) return l;
-  std::string a = config.server.listen.empty() ? "127.0.0.1:25" : config.server.listen.front();
-  // A wildcard listener is reached on loopback.
-  if (a.rfind("0.0.0.0:", 0) == 0) a = "127.0.0.1:" + a.substr(8);
-  if (a.rfind("*:", 0) == 0) a = "127.0.0.1:" + a.substr(2);
-  if (a.rfind("[::]:", 0) == 0) a = "[::1]:" + a.substr(5);
-  return a;
-}
-
 std::string message_text(const std::string& from, const std::string& to, const std::string& host) {
   std::random_device rd;
   auto now = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());

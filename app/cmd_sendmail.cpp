@@ -25,20 +25,6 @@ std::string login_name() {
   return "nobody";
 }
 
-std::string local_hostname(const conf::Config& config) {
-  if (!config.server.hostname.empty()) return config.server.hostname;
-  char host[256] = "localhost";
-  ::gethostname(host, sizeof host - 1);
-  return host;
-}
-
-// The listener to submit to: a unix socket when there is one, else the first TCP listener.
-std::string submit_address(const conf::Config& config) {
-  for (const auto& l : config.server.listen)
-    if (l.rfind("unix:", 0) == 0) return l;
-  return config.server.listen.empty() ? "127.0.0.1:25" : config.server.listen.front();
-}
-
 // -bs: an SMTP conversation on stdin/stdout, relayed to the local listener.
 int relay_stdio(const std::string& address) {
   int fd = connect_local(address, std::chrono::seconds(5));

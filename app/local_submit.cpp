@@ -12,6 +12,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "conf/config.h"
 #include "smtpd/listen_address.h"
 
 namespace smarthost::app {
@@ -181,6 +182,23 @@ SubmitResult submit_local(const std::string& address, const std::string& sender,
   line.reply(text);
   ::close(fd);
   return r;
+}
+
+std::string submit_address(const conf::Config& config) {
+  for (const auto& l : config.server.listen)
+    if (l.rfind("unix:", 0) == 0) return l;
+  std::string a = config.server.listen.empty() ? "127.0.0.1:25" : config.server.listen.front();
+  if (a.rfind("0.0.0.0:", 0) == 0) a = "127.0.0.1:" + a.substr(8);
+  if (a.rfind("*:", 0) == 0) a = "127.0.0.1:" + a.substr(2);
+  if (a.rfind("[::]:", 0) == 0) a = "[::1]:" + a.substr(5);
+  return a;
+}
+
+std::string local_hostname(const conf::Config& config) {
+  if (!config.server.hostname.empty()) return config.server.hostname;
+  char host[256] = "localhost";
+  ::gethostname(host, sizeof host - 1);
+  return host;
 }
 
 }  // namespace smarthost::app

@@ -6,7 +6,18 @@
 #include <string>
 #include <vector>
 
+namespace smarthost::conf {
+struct Config;
+}
+
 namespace smarthost::app {
+
+// The listener to submit to: a unix socket when there is one, else the first TCP listener, a wildcard address
+// (0.0.0.0, *, [::]) reached on loopback.
+std::string submit_address(const conf::Config& config);
+
+// server.hostname, else the machine's host name: for Message-IDs and EHLO.
+std::string local_hostname(const conf::Config& config);
 
 struct SubmitResult {
   enum class Status { accepted, temporary, permanent, unreachable } status = Status::unreachable;

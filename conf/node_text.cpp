@@ -2,7 +2,6 @@
 // Parsing is done by the readers; this only writes.
 #include "conf/node_text.h"
 
-#include <cstdio>
 #include <memory>
 
 #include "conf/readers.h"
@@ -12,31 +11,9 @@ namespace smarthost::conf {
 
 namespace {
 
-std::string json_quote(std::string_view text) {
-  std::string out = "\"";
-  for (char c : text) {
-    unsigned char u = static_cast<unsigned char>(c);
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (u < 0x20 || u == 0x7f) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", u);
-          out += buf;
-        } else {
-          out += c;
-        }
-    }
-  }
-  out += '"';
-  return out;
-}
+// A TOML basic string is also a valid JSON string: the same quotes, the same escapes (\b \t \n \f \r \" \\ and
+// \uXXXX for the other control characters).
+std::string json_quote(std::string_view text) { return TomlWriter::quote(text); }
 
 }  // namespace
 

@@ -179,6 +179,23 @@ std::vector<std::vector<RoutedRecipient>> chunk(const std::vector<RoutedRecipien
   return groups;
 }
 
+std::string header_injection(const MimeView& view, const ResolvedSender& sender) {
+  std::vector<std::pair<std::string_view, std::string_view>> checked{
+      {"From", sender.from.email}, {"From name", sender.from.name}, {"Subject", view.subject}};
+  for (const auto& r : sender.reply_to) checked.insert(checked.end(), {{"Reply-To", r.email}, {"Reply-To name", r.name}});
+  for (const auto& m : view.to) checked.emplace_back("To name", m.name);
+  for (const auto& m : view.cc) checked.emplace_back("Cc name", m.name);
+  for (const auto& a : view.attachments) {
+    checked.emplace_back("an attachment's file name", a.filename);
+    checked.emplace_back("an attachment's content type", a.content_type);
+    checked.emplace_back("an attachment's Content-ID", a.content_id);
+  }
+  for (const auto& [what, value] : checked) {
+    if (!is_header_safe(value)) return std::string(what) + " contains CR, LF or NUL: refused (header injection)";
+  }
+  return {};
+}
+
 ResolvedSender resolve_sender(const MimeView& view, const SenderIdentity& identity) {
   ResolvedSender sender;
   const bool always = identity.mode == conf::FromMode::always && !identity.from_email.empty();

@@ -60,6 +60,10 @@ struct ResolvedSender {
 };
 ResolvedSender resolve_sender(const MimeView& view, const SenderIdentity& identity);
 
+// The values a JSON API turns into header fields (sender, reply-to, subject, To/Cc names, attachment names, types
+// and Content-IDs): the refusal when one holds a CR, LF or NUL (possible after RFC 2047 decoding), else empty.
+std::string header_injection(const MimeView& view, const ResolvedSender& sender);
+
 // The message's headers that a JSON API may carry as custom headers: everything except the structural ones the
 // API builds itself (From, To, Subject, MIME and content fields, Received, DKIM-Signature, Message-ID, Date ...),
 // `extra_forbidden_prefixes` (e.g. "x-sg-") and, unless allowed, the control headers. Values are the raw

@@ -46,22 +46,8 @@ PayloadBuild build_postmark_messages(const MimeView& view, const std::vector<std
     build.error = sender.error;
     return build;
   }
-  std::vector<std::pair<std::string_view, std::string_view>> checked{
-      {"From", sender.from.email}, {"From name", sender.from.name}, {"Subject", view.subject}};
-  for (const auto& r : sender.reply_to) checked.insert(checked.end(), {{"Reply-To", r.email}, {"Reply-To name", r.name}});
-  for (const auto& m : view.to) checked.emplace_back("To name", m.name);
-  for (const auto& m : view.cc) checked.emplace_back("Cc name", m.name);
-  for (const auto& a : view.attachments) {
-    checked.emplace_back("an attachment's file name", a.filename);
-    checked.emplace_back("an attachment's content type", a.content_type);
-    checked.emplace_back("an attachment's Content-ID", a.content_id);
-  }
-  for (const auto& [what, value] : checked) {
-    if (!is_header_safe(value)) {
-      build.error = std::string(what) + " contains CR, LF or NUL: refused (header injection)";
-      return build;
-    }
-  }
+  build.error = header_injection(view, sender);
+  if (!build.error.empty()) return build;
   if (view.text && view.text->size() > PostmarkTransport::kMaxBodyBytes) {
     build.error = "the text body is over Postmark's 5 MB";
     return build;

@@ -69,23 +69,8 @@ PayloadBuild build_sendgrid_payloads(const MimeView& view, const std::vector<std
     build.error = sender.error;
     return build;
   }
-  // Values SendGrid turns into header fields: a CR, LF or NUL (possible after RFC 2047 decoding) is refused.
-  std::vector<std::pair<std::string_view, std::string_view>> checked{
-      {"From", sender.from.email}, {"From name", sender.from.name}, {"Subject", view.subject}};
-  for (const auto& r : sender.reply_to) checked.insert(checked.end(), {{"Reply-To", r.email}, {"Reply-To name", r.name}});
-  for (const auto& m : view.to) checked.emplace_back("To name", m.name);
-  for (const auto& m : view.cc) checked.emplace_back("Cc name", m.name);
-  for (const auto& a : view.attachments) {
-    checked.emplace_back("an attachment's file name", a.filename);
-    checked.emplace_back("an attachment's content type", a.content_type);
-    checked.emplace_back("an attachment's Content-ID", a.content_id);
-  }
-  for (const auto& [what, value] : checked) {
-    if (!is_header_safe(value)) {
-      build.error = std::string(what) + " contains CR, LF or NUL: refused (header injection)";
-      return build;
-    }
-  }
+  build.error = header_injection(view, sender);
+  if (!build.error.empty()) return build;
 
   // Everything but the personalizations is the same in each request.
   json::object common;
