@@ -434,7 +434,10 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
       case Disposition::stay_active: change = spool.dir().state_change(message, error); break;
       case Disposition::hold: change = spool.dir().move_change(message, Folder::hold, error); break;
       case Disposition::fail: change = spool.dir().move_change(message, Folder::failed, error); break;
-      case Disposition::remove: change = spool.dir().removal_change(message); break;
+      case Disposition::remove:
+        // Delivered or bounced: a crash that undoes the removal means one more delivery, never a loss.
+        change = spool.dir().removal_change(message, false);
+        break;
     }
     if (!error) error = co_await spool.apply(std::move(change));
     if (error) {

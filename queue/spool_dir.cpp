@@ -78,7 +78,8 @@ SpoolChange::SpoolChange(SpoolChange&& other) noexcept
     : fd(std::exchange(other.fd, -1)),
       renames(std::move(other.renames)),
       removals(std::move(other.removals)),
-      undo_renames_on_failure(other.undo_renames_on_failure) {}
+      undo_renames_on_failure(other.undo_renames_on_failure),
+      sync_removals(other.sync_removals) {}
 
 SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
   if (this != &other) {
@@ -87,6 +88,7 @@ SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
     renames = std::move(other.renames);
     removals = std::move(other.removals);
     undo_renames_on_failure = other.undo_renames_on_failure;
+    sync_removals = other.sync_removals;
   }
   return *this;
 }
@@ -331,8 +333,9 @@ SpoolChange SpoolDir::move_change(StoredMessage& message, Folder to, std::error_
   return change;
 }
 
-SpoolChange SpoolDir::removal_change(const StoredMessage& message) const {
+SpoolChange SpoolDir::removal_change(const StoredMessage& message, bool durable) const {
   SpoolChange change;
+  change.sync_removals = durable;
   change.removals.push_back(message_path(message.folder, message.id));
   change.removals.push_back(state_path(message.folder, message.id));
   return change;
@@ -392,7 +395,7 @@ std::vector<std::error_code> SpoolDir::apply_all(std::vector<SpoolChange*> chang
         errors[i] = last_error();
       }
       if (errors[i]) break;
-      touched[i].insert(path.parent_path());
+      if (changes[i]->sync_removals) touched[i].insert(path.parent_path());
     }
   }
 

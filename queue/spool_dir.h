@@ -39,6 +39,9 @@ struct SpoolChange {
   std::vector<std::filesystem::path> removals;
   // On failure, also remove the rename targets already in place (a failed commit must not be delivered later).
   bool undo_renames_on_failure = false;
+  // Removals alone do not fsync their folder when false: a crash may bring the files back (a delivered message
+  // is then delivered again, as with Postfix), and the group commit skips a directory sync per delivery.
+  bool sync_removals = true;
 
   SpoolChange() = default;
   SpoolChange(SpoolChange&& other) noexcept;
@@ -85,8 +88,8 @@ class SpoolDir {
   SpoolChange state_change(const StoredMessage& message, std::error_code& error) const;
   // Moves message and state to `to`, writing the current state there.
   SpoolChange move_change(StoredMessage& message, Folder to, std::error_code& error) const;
-  // Removes the message and its state.
-  SpoolChange removal_change(const StoredMessage& message) const;
+  // Removes the message and its state; `durable = false` for a delivered message (see sync_removals).
+  SpoolChange removal_change(const StoredMessage& message, bool durable = true) const;
 
   // Applies one change now, on this thread, with its own syncs.
   std::error_code apply(SpoolChange& change) const;

@@ -127,6 +127,34 @@ TEST(FsSpool, AbandonedWriterLeavesNothing) {
   EXPECT_EQ(count_files(dir.path() / "active"), 0u);
 }
 
+TEST(FsSpool, ADeliveredMessageIsRemovedWithoutADirectorySyncAnAdminRemovalWithOne) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  int directory_syncs = 0;
+  FsSpoolOptions options;
+  options.hooks.on_sync = [&](SyncKind kind) { directory_syncs += kind == SyncKind::directory; };
+  auto spool = open_spool(dir.path(), std::move(options));
+  const auto env = envelope("a@example.org", {"b@example.net"});
+  QueueId delivered = commit(io, *spool, env, sample_message()).id;
+  QueueId removed = commit(io, *spool, env, sample_message()).id;
+  std::error_code error;
+
+  directory_syncs = 0;
+  auto message = spool->dir().load(Folder::active, delivered, error);
+  ASSERT_TRUE(message) << error.message();
+  auto change = spool->dir().removal_change(*message, false);
+  ASSERT_FALSE(spool->dir().apply(change));
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / delivered));
+  EXPECT_EQ(directory_syncs, 0) << "a crash may bring a delivered message back: delivered again, never lost";
+
+  message = spool->dir().load(Folder::active, removed, error);
+  ASSERT_TRUE(message) << error.message();
+  change = spool->dir().removal_change(*message);
+  ASSERT_FALSE(spool->dir().apply(change));
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / removed));
+  EXPECT_EQ(directory_syncs, 1) << "an operator's removal stays removed";
+}
+
 TEST(FsSpool, RecoveryRemovesHalfWrittenFilesAndReattachesStates) {
   smarthost::test::TempDir dir;
   asio::io_context io;
