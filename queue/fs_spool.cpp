@@ -179,6 +179,7 @@ FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
     : dir_(std::move(dir)),
       lock_(std::move(lock)),
       write_buffer_(std::max<size_t>(options.write_buffer, 1)),
+      cleanup_(dir_, options.sync),
       group_(dir_, options.sync) {}
 
 FsSpool::~FsSpool() = default;
@@ -220,8 +221,10 @@ asio::awaitable<std::error_code> FsSpool::apply(SpoolChange change) {
   asio::any_io_executor executor = co_await asio::this_coro::executor;
   // The initiation captures references only: GCC 12 destroys temporaries of a co_await expression twice, and a
   // captured executor copy (a strand) destroyed twice frees the strand while it still runs handlers.
-  auto initiation = [this, &change, &executor](auto handler) {
-    group_.submit(std::move(change), executor, GroupCommit::Completion(std::move(handler)));
+  const bool unsynced_removal = change.fd < 0 && change.renames.empty() && !change.sync_removals;
+  GroupCommit& worker = unsynced_removal ? cleanup_ : group_;
+  auto initiation = [&worker, &change, &executor](auto handler) {
+    worker.submit(std::move(change), executor, GroupCommit::Completion(std::move(handler)));
   };
   std::error_code error =
       co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(initiation,

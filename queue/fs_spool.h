@@ -49,7 +49,8 @@ class FsSpool final : public Spool {
   const RecoveryReport& recovery() const { return recovery_; }
   const GroupCommit& group_commit() const { return group_; }
 
-  // Applies a change through the group commit; completes on the awaiting coroutine's executor.
+  // Applies a change through the group commit (an unsynced removal through the cleanup thread); completes on the
+  // awaiting coroutine's executor.
   boost::asio::awaitable<std::error_code> apply(SpoolChange change);
 
   // Called after each committed message, on the committing coroutine's thread (so it must be cheap and
@@ -69,6 +70,9 @@ class FsSpool final : public Spool {
   QueueIdGenerator ids_;
   std::mutex listener_mutex_;
   std::function<void(const StoredMessage&)> listener_;
+  // Removals that need no sync (delivered messages) run on their own thread: an unlink costs 0.1-0.3 ms on ext4,
+  // and on the group-commit thread it held up the next group of commits.
+  GroupCommit cleanup_;
   GroupCommit group_;  // last: its thread stops first
 };
 

@@ -155,6 +155,26 @@ TEST(FsSpool, ADeliveredMessageIsRemovedWithoutADirectorySyncAnAdminRemovalWithO
   EXPECT_EQ(directory_syncs, 1) << "an operator's removal stays removed";
 }
 
+TEST(FsSpool, UnsyncedRemovalsRunBesideTheGroupCommit) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  auto spool = open_spool(dir.path());
+  QueueId id = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message()).id;
+  const uint64_t groups = spool->group_commit().groups();
+  std::error_code error;
+  auto message = spool->dir().load(Folder::active, id, error);
+  ASSERT_TRUE(message) << error.message();
+  std::optional<std::error_code> removed;
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> { removed = co_await spool->apply(spool->dir().removal_change(*message, false)); },
+      asio::detached);
+  ASSERT_TRUE(test::run_until(io, [&] { return removed.has_value(); }));
+  EXPECT_FALSE(*removed);
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / id));
+  EXPECT_EQ(spool->group_commit().groups(), groups) << "a delivered message's unlinks never wait in a commit group";
+}
+
 TEST(FsSpool, RecoveryRemovesHalfWrittenFilesAndReattachesStates) {
   smarthost::test::TempDir dir;
   asio::io_context io;
