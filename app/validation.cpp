@@ -1,11 +1,9 @@
 // The validation checks on a private io_context: transports from the factory for the probe and the test message,
-// the libcurl HttpClient for provider domain state, and the resolver (res_nquery) for TXT records. Each check has
+// the libcurl HttpClient for provider domain state, and app/domain_dns for the SPF and DKIM records. Each check has
 // its own deadline; the results come back as a list and the caller prints them.
 #include "app/validation.h"
 
-#include <arpa/nameser.h>
 #include <netinet/in.h>
-#include <resolv.h>
 #include <unistd.h>
 
 #include <boost/asio/co_spawn.hpp>
@@ -22,6 +20,7 @@
 #include <random>
 #include <regex>
 
+#include "app/domain_dns.h"
 #include "upstream/factory.h"
 #include "upstream/http/http_client.h"
 #include "upstream/http/sigv4.h"
@@ -55,109 +54,9 @@ std::string base_url(const conf::Upstream& u, const std::string& fallback) {
   return url;
 }
 
-// ---- DNS ------------------------------------------------------------------------------------------------------
-
-struct TxtAnswer {
-  bool resolved = false;  // an answer came (NXDOMAIN counts: the name has no records)
-  std::vector<std::string> records;
-  std::string error;
-};
-
-// TXT records of `name` (following a CNAME), with a short timeout and one retry.
-TxtAnswer query_txt(const std::string& name) {
-  TxtAnswer out;
-  struct __res_state state {};
-  if (res_ninit(&state) != 0) {
-    out.error = "no resolver configuration";
-    return out;
-  }
-  state.retrans = 2;
-  state.retry = 1;
-  unsigned char answer[8192];
-  int length = res_nquery(&state, name.c_str(), ns_c_in, ns_t_txt, answer, sizeof answer);
-  if (length < 0) {
-    if (state.res_h_errno == HOST_NOT_FOUND || state.res_h_errno == NO_DATA) {
-      out.resolved = true;
-    } else {
-      out.error = "DNS lookup of " + name + " failed (" + hstrerror(state.res_h_errno) + ")";
-    }
-    res_nclose(&state);
-    return out;
-  }
-  out.resolved = true;
-  ns_msg message;
-  if (ns_initparse(answer, length, &message) == 0) {
-    for (int i = 0; i < ns_msg_count(message, ns_s_an); ++i) {
-      ns_rr rr;
-      if (ns_parserr(&message, ns_s_an, i, &rr) != 0 || ns_rr_type(rr) != ns_t_txt) continue;
-      const unsigned char* data = ns_rr_rdata(rr);
-      const unsigned char* end = data + ns_rr_rdlen(rr);
-      std::string text;
-      while (data < end) {  // one or more <length><bytes> strings, concatenated
-        unsigned n = *data++;
-        if (data + n > end) break;
-        text.append(reinterpret_cast<const char*>(data), n);
-        data += n;
-      }
-      out.records.push_back(std::move(text));
-    }
-  }
-  res_nclose(&state);
-  return out;
-}
-
-// The SPF include each provider asks for, and the DKIM selectors it uses (where fixed).
-struct ProviderDns {
-  std::string spf_include;
-  std::vector<std::string> dkim_selectors;
-};
-
-ProviderDns provider_dns(conf::ProviderKind kind) {
-  switch (kind) {
-    case conf::ProviderKind::mailgun: return {"mailgun.org", {"k1", "mx", "smtp", "mailo", "pic"}};
-    case conf::ProviderKind::sendgrid: return {"sendgrid.net", {"s1", "s2"}};
-    case conf::ProviderKind::postmark: return {"spf.mtasv.net", {}};
-    case conf::ProviderKind::ses: return {"amazonses.com", {}};
-    default: return {};
-  }
-}
-
 CheckOutcome check_dns(const conf::Upstream& u, const std::string& domain) {
-  CheckOutcome out{u.name, "verify_domain", false, ""};
-  auto spf = query_txt(domain);
-  if (!spf.error.empty()) {
-    out.detail = spf.error;
-    return out;
-  }
-  std::string spf_record;
-  for (const auto& r : spf.records)
-    if (r.rfind("v=spf1", 0) == 0) spf_record = r;
-  ProviderDns want = provider_dns(u.provider);
-  if (spf_record.empty()) {
-    out.detail = "no SPF record (TXT \"v=spf1 ...\") at " + domain;
-    return out;
-  }
-  if (!want.spf_include.empty() && spf_record.find("include:" + want.spf_include) == std::string::npos) {
-    out.detail = "the SPF record of " + domain + " does not include:" + want.spf_include + " (" + spf_record + ")";
-    return out;
-  }
-  std::string dkim = "DKIM not checked (selector chosen by the provider)";
-  if (!want.dkim_selectors.empty()) {
-    dkim.clear();
-    for (const auto& selector : want.dkim_selectors) {
-      auto key = query_txt(selector + "._domainkey." + domain);
-      for (const auto& r : key.records)
-        if (r.find("p=") != std::string::npos) dkim = "DKIM key at " + selector + "._domainkey." + domain;
-      if (!dkim.empty()) break;
-    }
-    if (dkim.empty()) {
-      out.detail = "SPF ok; no DKIM key at the provider's selectors under _domainkey." + domain;
-      return out;
-    }
-  }
-  out.ok = true;
-  out.detail = "SPF ok (" + spf_record + "); " + dkim;
-  return out;
+  DnsVerdict verdict = check_domain_dns(u.provider, domain);
+  return CheckOutcome{u.name, "verify_domain", verdict.ok, verdict.detail};
 }
 
 // ---- Provider domain state ----------------------------------------------------------------------------------
