@@ -78,6 +78,8 @@ struct SendgridConfig {
   std::vector<std::string> categories;
   std::map<std::string, std::string> custom_args;
   SendgridTracking tracking_settings;
+  // gzip the JSON body (Content-Encoding: gzip): SendGrid's "mail body compression", enabled for some accounts only.
+  bool compress_requests = false;
 };
 
 struct PostmarkConfig {

@@ -142,6 +142,7 @@ Schema<SendgridConfig> sendgrid_schema() {
       texts("categories", &S::categories, {}, 10, checked(check_category)),
       string_map("custom_args", &S::custom_args, 100),
       table("tracking_settings", &S::tracking_settings, tracking),
+      flag("compress_requests", &S::compress_requests, false),
   };
 }
 

@@ -164,6 +164,7 @@ SendgridTransport::SendgridTransport(const conf::Upstream& upstream, const conf:
     : HttpTransport(upstream, security, test_mode, std::move(client), std::move(options), default_limits()),
       config_(std::get<conf::SendgridConfig>(upstream.config)) {
   if (config_.api_key.empty()) throw std::invalid_argument("upstream " + name_ + ": sendgrid api_key is empty");
+  if (config_.compress_requests) options_.gzip_requests = true;
   require_header_safe("sendgrid api_key", config_.api_key);
   require_header_safe("sendgrid template_id", config_.template_id);
   if (config_.categories.size() > 10)

@@ -93,6 +93,7 @@ const std::vector<KeyCase>& cases() {
       {"sendgrid", "config", "categories", "[]", "[\"a\"]", "[\"a\"]",
        {"[\"1\",\"2\",\"3\",\"4\",\"5\",\"6\",\"7\",\"8\",\"9\",\"10\",\"11\"]"}},
       {"sendgrid", "config", "custom_args", "{}", "{ a = \"b\" }", "{ a = \"b\" }", {"{ a = 1 }"}},
+      {"sendgrid", "config", "compress_requests", "false", "true", "true", {"1"}},
       {"sendgrid", "config.tracking_settings.click_tracking", "enable", "(not set)", "true", "true", {"1"}},
       {"sendgrid", "config.tracking_settings.click_tracking", "enable_text", "(not set)", "false", "false", {"1"}},
       {"sendgrid", "config.tracking_settings.open_tracking", "substitution_tag", "(not set)", "\"%o%\"", "\"%o%\"",

@@ -41,6 +41,7 @@ TEST_F(SendgridTransportTest, BuildsPersonalizationsFromTheEnvelope) {
   for (const auto& r : result.recipients) EXPECT_EQ(r.outcome, Outcome::delivered) << r.address;
   ASSERT_EQ(fake_.request_count(), 1u);
   EXPECT_EQ(test::problems_of(fake_), "");
+  EXPECT_FALSE(fake_.records()[0].exchange.body_was_gzip) << "compression is for the accounts that have it";
   auto body = body_of(fake_.records()[0]);
   EXPECT_EQ(json::serialize(body.at("personalizations")),
             R"([{"to":[{"email":"bob@example.net","name":"Bob"},{"email":"carol@example.org"}],)"
@@ -183,9 +184,9 @@ TEST_F(SendgridTransportTest, SplitsOverAThousandRecipients) {
 }
 
 TEST_F(SendgridTransportTest, GzipBodiesWhenEnabled) {
-  HttpTransportOptions options;
-  options.gzip_requests = true;
-  auto transport = make(test::upstream_for(fake_), options);
+  auto upstream = test::upstream_for(fake_);
+  std::get<conf::SendgridConfig>(upstream.config).compress_requests = true;  // config.compress_requests = true
+  auto transport = make(upstream);
   EXPECT_EQ(h_.deliver(transport, h_.spool(test::corpus_message("plain.eml"), {"bob@example.net"})).outcome,
             Outcome::delivered);
   EXPECT_TRUE(fake_.records().at(0).exchange.body_was_gzip);
