@@ -17,7 +17,7 @@ int run_check_config(const Invocation& inv) {
       return kExitUsage;
     }
   }
-  auto loaded = load_config(inv.global, true);
+  auto loaded = load_config(inv.global, true, conf::SecretFiles::check);
   if (!loaded) return kExitConfig;
   const auto& c = *loaded->config;
   if (print) {

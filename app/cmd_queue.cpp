@@ -224,7 +224,7 @@ int run_queue(const Invocation& inv) {
     std::cerr << "smarthost queue: " << error << "\n(see smarthost queue --help)\n";
     return kExitUsage;
   }
-  auto loaded = load_config(inv.global, true);
+  auto loaded = load_config(inv.global, true, conf::SecretFiles::skip);
   if (!loaded) return kExitConfig;
   const auto& config = *loaded->config;
   // Keep stdout for the answer: log only warnings, on stderr, unless asked otherwise.

@@ -70,7 +70,7 @@ int run_send_test(const Invocation& inv) {
     std::cerr << "smarthost send-test: --to ADDR is required\n";
     return kExitUsage;
   }
-  auto loaded = load_config(inv.global, true);
+  auto loaded = load_config(inv.global, true, conf::SecretFiles::skip);
   if (!loaded) return kExitConfig;
   const auto& config = *loaded->config;
   const std::string host = local_hostname(config);

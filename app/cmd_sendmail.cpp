@@ -66,7 +66,7 @@ int run_sendmail(const Invocation& inv) {
     std::cerr << "sendmail: " << error << "\n";
     return kExitUsage;
   }
-  auto loaded = load_config(inv.global, true);
+  auto loaded = load_config(inv.global, true, conf::SecretFiles::skip);
   if (!loaded) return kExitConfig;
   const auto& config = *loaded->config;
   std::string address = submit_address(config);

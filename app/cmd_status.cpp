@@ -79,7 +79,7 @@ int run_status(const Invocation& inv) {
     }
   }
   if (url.empty()) {
-    auto loaded = load_config(inv.global, true);
+    auto loaded = load_config(inv.global, true, conf::SecretFiles::skip);
     if (!loaded) return kExitConfig;
     const auto& metrics = loaded->config->metrics;
     if (!metrics.enabled) {

@@ -10,7 +10,8 @@
 
 namespace smarthost::app {
 
-std::optional<LoadedConfig> load_config(const GlobalOptions& global, bool allow_embedded) {
+std::optional<LoadedConfig> load_config(const GlobalOptions& global, bool allow_embedded,
+                                        conf::SecretFiles secret_files) {
   LoadedConfig loaded;
   std::string path;
   if (global.config_path) {
@@ -42,7 +43,9 @@ std::optional<LoadedConfig> load_config(const GlobalOptions& global, bool allow_
               << " does not exist (use --config FILE or SMARTHOST_CONFIG)\n";
     return std::nullopt;
   }
-  auto result = conf::load_file(path);
+  conf::LoadOptions options;
+  options.secret_files = secret_files;
+  auto result = conf::load_file(path, options);
   for (const auto& w : result.warnings) std::cerr << "warning: " << w.to_string() << "\n";
   if (!result.ok()) {
     for (const auto& e : result.errors) std::cerr << e.to_string() << "\n";

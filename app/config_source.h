@@ -23,8 +23,11 @@ struct LoadedConfig {
 };
 
 // Loads the configuration. When no file is named and the default path does not exist, the embedded default is used
-// if `allow_embedded`. Errors and warnings go to stderr; nullopt means "exit with kExitConfig".
-std::optional<LoadedConfig> load_config(const GlobalOptions& global, bool allow_embedded);
+// if `allow_embedded`. Errors and warnings go to stderr; nullopt means "exit with kExitConfig". `secret_files` says
+// whether the files behind `X_file` keys are needed (serve, validate), checked (check-config) or left alone
+// (commands any user may run that never use a secret: sendmail, queue, status, send-test).
+std::optional<LoadedConfig> load_config(const GlobalOptions& global, bool allow_embedded,
+                                        conf::SecretFiles secret_files = conf::SecretFiles::read);
 
 // Loads the running configuration's source again (its file, or the environment) for a reload. The embedded
 // default has nothing to reload: the result then carries one error saying so.

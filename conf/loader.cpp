@@ -190,7 +190,7 @@ LoadResult finish(ParsedTree parsed, const std::string& name, const std::optiona
   Node root = std::move(*parsed.tree);
   const EnvLookup getenv = lookup_of(options);
   std::filesystem::path base_dir = main_path ? main_path->parent_path() : std::filesystem::path();
-  Walk w(base_dir);
+  Walk w(base_dir, options.secret_files);
   w.set_main_origin(Origin{root.origin.file, 1, 1});
   w.remember("", Origin{root.origin.file, 1, 1});
 

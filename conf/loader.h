@@ -22,7 +22,18 @@ struct Diagnostic {
   std::string to_string() const;
 };
 
+// What loading does with the files behind `X_file` keys (API keys, passwords).
+enum class SecretFiles {
+  read,        // read them; one that cannot be read is an error (serve, validate)
+  check,       // read them; one that cannot be read is a warning (check-config on a machine without the secrets)
+  skip,        // do not open them (sendmail, queue, status: commands that never use a secret, run by any user)
+};
+
+// What an `X_file` key holds when its file was not read (SecretFiles::check or ::skip).
+inline constexpr const char* kUnreadSecret = "(secret file not read)";
+
 struct LoadOptions {
+  SecretFiles secret_files = SecretFiles::read;
   // Overrides `environment` / SMARTHOST_ENV when set.
   std::optional<std::string> environment;
   // Looks up environment variables for ${NAME}; defaults to ::getenv. Tests inject their own.

@@ -42,7 +42,8 @@ Diagnostic diagnostic_at(const Origin& at, std::string message) {
   return Diagnostic{at.file ? *at.file : std::string(), at.line, at.column, std::move(message)};
 }
 
-Walk::Walk(std::filesystem::path base_dir) : base_dir_(std::move(base_dir)) {}
+Walk::Walk(std::filesystem::path base_dir, SecretFiles secret_files)
+    : base_dir_(std::move(base_dir)), secret_files_(secret_files) {}
 
 void Walk::error(const Origin& at, std::string message) { errors.push_back(diagnostic_at(at, std::move(message))); }
 
@@ -78,26 +79,29 @@ Origin Walk::where(std::string_view path) const {
 
 std::optional<std::string> Walk::read_value_file(const std::string& path, const Origin& at,
                                                  std::string_view key_desc) {
+  if (secret_files_ == SecretFiles::skip) return std::string(kUnreadSecret);
   std::filesystem::path file(path);
   if (file.is_relative() && !base_dir_.empty()) file = base_dir_ / file;
+  // A file that cannot be read: an error, or with SecretFiles::check a warning and a placeholder value.
+  auto unreadable = [&](std::string message) -> std::optional<std::string> {
+    if (secret_files_ == SecretFiles::check) {
+      warning(at, std::move(message) + " (serve and validate need it)");
+      return std::string(kUnreadSecret);
+    }
+    error(at, std::move(message));
+    return std::nullopt;
+  };
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0) {
-    error(at, std::string(key_desc) + ": cannot read " + file.string() + ": " + std::strerror(errno));
-    return std::nullopt;
+    return unreadable(std::string(key_desc) + ": cannot read " + file.string() + ": " + std::strerror(errno));
   }
-  if (!S_ISREG(st.st_mode)) {
-    error(at, std::string(key_desc) + ": " + file.string() + " is not a regular file");
-    return std::nullopt;
-  }
+  if (!S_ISREG(st.st_mode)) return unreadable(std::string(key_desc) + ": " + file.string() + " is not a regular file");
   if (static_cast<std::uintmax_t>(st.st_size) > kMaxValueFileBytes) {
     error(at, std::string(key_desc) + ": " + file.string() + " is larger than 64 KB");
     return std::nullopt;
   }
   std::ifstream in(file, std::ios::binary);
-  if (!in) {
-    error(at, std::string(key_desc) + ": cannot open " + file.string());
-    return std::nullopt;
-  }
+  if (!in) return unreadable(std::string(key_desc) + ": cannot open " + file.string() + ": " + std::strerror(errno));
   std::ostringstream content;
   content << in.rdbuf();
   std::string value = content.str();

@@ -33,7 +33,7 @@ struct Place {
 
 class Walk {
  public:
-  explicit Walk(std::filesystem::path base_dir = {});
+  explicit Walk(std::filesystem::path base_dir = {}, SecretFiles secret_files = SecretFiles::read);
 
   void error(const Origin& at, std::string message);
   void warning(const Origin& at, std::string message);
@@ -51,7 +51,9 @@ class Walk {
   Origin where(std::string_view path) const;
 
   // The value of an `X_file` key: the file's contents without one trailing newline. A relative path is taken
-  // from the main configuration file's directory. Warns when the file is readable by group or others.
+  // from the main configuration file's directory. Warns when the file is readable by group or others. With
+  // SecretFiles::check a file that cannot be read is a warning, with ::skip it is not opened; both then give
+  // kUnreadSecret.
   std::optional<std::string> read_value_file(const std::string& path, const Origin& at, std::string_view key_desc);
 
   void set_main_origin(Origin origin) { main_origin_ = std::move(origin); }
@@ -61,6 +63,7 @@ class Walk {
 
  private:
   std::filesystem::path base_dir_;
+  SecretFiles secret_files_;
   std::map<std::string, Origin, std::less<>> seen_;
   Origin main_origin_;
 };

@@ -44,6 +44,25 @@ TEST(CliConfig, EveryShippedExampleChecksOut) {
   }
 }
 
+// As a new user runs it: no secret files here, no variables set. The examples that read an API key from a file
+// still check out, with a warning naming the file; serve would refuse to start without it.
+TEST(CliConfig, ExamplesCheckOutWithoutTheirSecretFiles) {
+  for (const char* name : {"production.toml", "mailgun-advanced.toml", "smtp-advanced.toml"}) {
+    fs::path f = source_dir() / "conf" / "examples" / name;
+    auto r = run({smarthost_bin().string(), "check-config", "--config", f.string()}, "", std::chrono::seconds(20),
+                 {{"SMARTHOST_ENV", ""}, {"CREDENTIALS_DIRECTORY", "/nonexistent"}, {"SMARTHOST_SECRETS", "/nonexistent"}});
+    EXPECT_EQ(r.exit_code, 0) << f << "\n" << r.out << r.err;
+    EXPECT_NE(r.err.find("cannot read /nonexistent/"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("(serve and validate need it)"), std::string::npos) << r.err;
+  }
+  // serve needs the key: it says which file is missing and exits 1.
+  fs::path f = source_dir() / "conf" / "examples" / "production.toml";
+  auto serve = run({smarthost_bin().string(), "serve", "--config", f.string()}, "", std::chrono::seconds(20),
+                   {{"SMARTHOST_ENV", ""}, {"CREDENTIALS_DIRECTORY", "/nonexistent"}});
+  EXPECT_EQ(serve.exit_code, 1) << serve.out << serve.err;
+  EXPECT_NE(serve.err.find("cannot read /nonexistent/sendgrid-api-key"), std::string::npos) << serve.err;
+}
+
 TEST(CliConfig, TypoWrongTypeAndUnknownProviderGiveThreePositionedErrors) {
   TempDir dir;
   auto file = dir.write("bad.toml",

@@ -120,6 +120,30 @@ TEST(ConfSecrets, FileKeyErrors) {
   }
 }
 
+TEST(ConfSecrets, CommandsThatNeedNoSecretLoadWithoutTheirFiles) {
+  const std::string text =
+      "provider = \"smtp\"\n[config]\nhost = \"h.example\"\nusername = \"u\"\npassword_file = \"/nonexistent/pw\"\n";
+  // check-config on a machine without the secrets: a warning naming the file, and the config loads.
+  LoadOptions check = env();
+  check.secret_files = SecretFiles::check;
+  LoadResult checked = load(text, "test.toml", check);
+  ASSERT_TRUE(checked.ok()) << joined(checked.errors);
+  ASSERT_EQ(checked.warnings.size(), 1u) << joined(checked.warnings);
+  EXPECT_NE(checked.warnings[0].message.find("cannot read /nonexistent/pw: No such file or directory (serve and "
+                                             "validate need it)"),
+            std::string::npos)
+      << checked.warnings[0].to_string();
+  // sendmail, queue, status: the file is not opened at all, and nothing is said.
+  LoadOptions skip = env();
+  skip.secret_files = SecretFiles::skip;
+  LoadResult skipped = load(text, "test.toml", skip);
+  ASSERT_TRUE(skipped.ok()) << joined(skipped.errors);
+  EXPECT_TRUE(skipped.warnings.empty()) << joined(skipped.warnings);
+  EXPECT_EQ(std::get<SmtpConfig>(skipped.config->upstreams.at(0).config).password, kUnreadSecret);
+  // serve and validate: an error, as before.
+  EXPECT_FALSE(load(text).ok());
+}
+
 TEST(ConfSecrets, ReadableConfigurationHoldingASecretWarns) {
   TempDir dir;
   auto path = secret_file(dir, "smarthost.toml", "provider = \"sendgrid\"\n[config]\napi_key = \"SG.inline\"\n", 0644);
