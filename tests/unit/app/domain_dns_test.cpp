@@ -190,25 +190,28 @@ std::string verdict_in_namespace(const std::string& resolv_conf, conf::ProviderK
   return out;
 }
 
-TEST(DomainDnsResolver, TxtRecordsComeThroughTheSystemResolver) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a mount namespace and port 53";
-  const std::string long_key = "k=rsa; p=" + std::string(400, 'A');  // split over two character-strings
-  FakeDns dns({{"example.test", {"v=spf1 include:sendgrid.net ~all"}}, {"s1._domainkey.example.test", {long_key}}});
-  if (!dns.bound()) GTEST_SKIP() << kServer << ":53 is taken";
+// The verdict for `domain` with `zone` served on 127.53.0.1:53; "SKIP: ..." when this machine cannot run it.
+std::string resolve_in(std::map<std::string, std::vector<std::string>> zone, conf::ProviderKind provider,
+                       const std::string& domain) {
+  if (::geteuid() != 0) return "SKIP: needs root for a mount namespace and port 53";
+  FakeDns dns(std::move(zone));
+  if (!dns.bound()) return "SKIP: 127.53.0.1:53 is taken";
   test::TempDir dir;
   auto conf = dir.write("resolv.conf", kResolvConf);
-  std::string out = verdict_in_namespace(conf.string(), conf::ProviderKind::sendgrid, "example.test", dns);
+  return verdict_in_namespace(conf.string(), provider, domain, dns);
+}
+
+TEST(DomainDnsResolver, TxtRecordsComeThroughTheSystemResolver) {
+  const std::string long_key = "k=rsa; p=" + std::string(400, 'A');  // split over two character-strings
+  std::string out = resolve_in({{"example.test", {"v=spf1 include:sendgrid.net ~all"}},
+                                {"s1._domainkey.example.test", {long_key}}},
+                               conf::ProviderKind::sendgrid, "example.test");
   if (out.starts_with("SKIP: ")) GTEST_SKIP() << out;
   EXPECT_EQ(out, "ok: SPF ok (v=spf1 include:sendgrid.net ~all); DKIM key at s1._domainkey.example.test");
 }
 
 TEST(DomainDnsResolver, AnUnknownDomainHasNoSpfRecord) {
-  if (::geteuid() != 0) GTEST_SKIP() << "needs root for a mount namespace and port 53";
-  FakeDns dns(std::map<std::string, std::vector<std::string>>{{"example.test", {"v=spf1 -all"}}});
-  if (!dns.bound()) GTEST_SKIP() << kServer << ":53 is taken";
-  test::TempDir dir;
-  auto conf = dir.write("resolv.conf", kResolvConf);
-  std::string out = verdict_in_namespace(conf.string(), conf::ProviderKind::ses, "nowhere.test", dns);
+  std::string out = resolve_in({{"example.test", {"v=spf1 -all"}}}, conf::ProviderKind::ses, "nowhere.test");
   if (out.starts_with("SKIP: ")) GTEST_SKIP() << out;
   EXPECT_EQ(out, "fail: no SPF record (TXT \"v=spf1 ...\") at nowhere.test");
 }
