@@ -336,6 +336,34 @@ TEST(HttpClientTls, VerifiesAgainstTheConfiguredCaAndRefusesUnknownOnes) {
   EXPECT_EQ(modern.status, 200) << modern.error;  // the fake offers TLS 1.3, so a 1.3 minimum still connects
 }
 
+// A server that offers HTTP/2 (nghttpd, Debian nghttp2-server, with ALPN over TLS): the client speaks it, and two
+// requests in a row both go through on it.
+TEST(HttpClientTls, SpeaksHttp2WhereTheServerOffersIt) {
+  if (test::run({"sh", "-c", "command -v nghttpd"}).exit_code != 0) GTEST_SKIP() << "nghttpd is not installed";
+  test::SelfSigned certificate;
+  test::TempDir htdocs;
+  htdocs.write("v3/mail/send", "");
+  const int port = test::free_port();
+  test::Process server({"nghttpd", "--echo-upload", "-d", htdocs.path().string(), std::to_string(port),
+                        certificate.files.private_key_file, certificate.files.certificate_file});
+  ASSERT_TRUE(test::wait_for_port(port, 5s));
+  boost::asio::io_context io;
+  HttpClientSettings settings;
+  settings.tls.ca_file = certificate.files.certificate_file;
+  HttpClient client(io.get_executor(), settings);
+  for (int i = 0; i < 2; ++i) {
+    HttpRequest request;
+    request.url = "https://127.0.0.1:" + std::to_string(port) + "/v3/mail/send";
+    request.headers = {{"Content-Type", "application/json"}};
+    request.body = R"({"n":)" + std::to_string(i) + "}";
+    request.timeout = 5s;
+    auto response = test::run_awaitable(io, client.request(request));
+    EXPECT_EQ(response.status, 200) << response.error;
+    EXPECT_EQ(response.http_version, "2");
+    EXPECT_EQ(response.body, request.body) << "nghttpd echoes what was posted";
+  }
+}
+
 TEST(HttpClientLifetime, ShutsDownWithARequestInFlight) {
   FakeHttpServer server([](const HttpExchange&) {
     FakeAnswer answer;
