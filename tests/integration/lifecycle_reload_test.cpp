@@ -205,6 +205,7 @@ TEST(LifecycleReload, TheHashAndTheChangedKeysAreLoggedWithSecretsMasked) {
   std::smatch first_hash;
   std::string log = relay.log();
   ASSERT_TRUE(std::regex_search(log, first_hash, std::regex("sha256=([0-9a-f]{64})"))) << log;
+  const std::string first_sha = first_hash[1].str();  // the match points into `log`, which is read again below
 
   rewrite(relay, first_key, second_key);
   rewrite(relay, "hostname = \"relay.test\"", "hostname = \"relay-three.test\"");
@@ -213,7 +214,7 @@ TEST(LifecycleReload, TheHashAndTheChangedKeysAreLoggedWithSecretsMasked) {
   log = relay.log();
   EXPECT_NE(log.find("config.api_key: \"***\" -> \"***\""), std::string::npos) << log;
   EXPECT_NE(log.find("server.hostname"), std::string::npos) << log;
-  EXPECT_NE(log.find("(was " + first_hash[1].str() + ")"), std::string::npos) << log;
+  EXPECT_NE(log.find("(was " + first_sha + ")"), std::string::npos) << log;
   EXPECT_EQ(log.find(first_key), std::string::npos) << "the old secret leaked into the log";
   EXPECT_EQ(log.find(second_key), std::string::npos) << "the new secret leaked into the log";
 
