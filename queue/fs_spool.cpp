@@ -25,11 +25,13 @@ class FsSpoolWriter final : public SpoolWriter {
   FsSpoolWriter(FsSpool& spool, QueueId id, int fd, fs::path path)
       : spool_(spool), id_(std::move(id)), fd_(fd), path_(std::move(path)) {
     buffer_.reserve(spool_.write_buffer());
+    spool_.group_commit().message_started();
   }
 
   ~FsSpoolWriter() override {
     if (fd_ >= 0) ::close(fd_);
     if (!handed_over_) ::unlink(path_.c_str());
+    end_message();
   }
 
   void append(std::string_view bytes) override {
@@ -89,6 +91,7 @@ class FsSpoolWriter final : public SpoolWriter {
     change.renames.emplace_back(path_, spool_.dir().message_path(Folder::active, id_));
     change.undo_renames_on_failure = true;
     handed_over_ = true;  // from here on the change removes the file when it fails
+    end_message();          // before the submit: its own group must not wait for it
     std::error_code error = co_await spool_.apply(std::move(change));
     if (error) {
       spdlog::warn("spool: qid={} not stored: {}", id_, error.message());
@@ -156,6 +159,12 @@ class FsSpoolWriter final : public SpoolWriter {
   uint64_t written_ = 0;  // bytes written to the file after the record block
   std::error_code error_;
   bool handed_over_ = false;
+  bool ended_ = false;
+
+  void end_message() {
+    if (std::exchange(ended_, true)) return;
+    spool_.group_commit().message_ended();
+  }
 };
 
 }  // namespace
@@ -180,7 +189,7 @@ FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
       lock_(std::move(lock)),
       write_buffer_(std::max<size_t>(options.write_buffer, 1)),
       cleanup_(dir_, options.sync),
-      group_(dir_, options.sync) {}
+      group_(dir_, options.sync, options.commit_gather) {}
 
 FsSpool::~FsSpool() = default;
 

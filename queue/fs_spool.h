@@ -28,6 +28,8 @@ struct FsSpoolOptions {
   SpoolHooks hooks;  // fault injection and sync counting, for tests
   SpoolDir::SyncMethod sync = SpoolDir::SyncMethod::automatic;
   size_t write_buffer = 64 * 1024;  // bytes a writer holds before writing them to its file
+  // Commit delay (group_commit.h): how long a group may wait for messages still being received.
+  std::chrono::microseconds commit_gather = std::chrono::milliseconds(1);
 };
 
 class FsSpool final : public Spool {
@@ -48,6 +50,7 @@ class FsSpool final : public Spool {
   const SpoolDir& dir() const { return dir_; }
   const RecoveryReport& recovery() const { return recovery_; }
   const GroupCommit& group_commit() const { return group_; }
+  GroupCommit& group_commit() { return group_; }
 
   // Applies a change through the group commit (an unsynced removal through the cleanup thread); completes on the
   // awaiting coroutine's executor.

@@ -7,10 +7,15 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <vector>
 
 namespace smarthost::queue {
 namespace asio = boost::asio;
+
+namespace {
+constexpr size_t kMaxGather = 64;  // a group never waits for more commits than this
+}  // namespace
 
 struct GroupCommit::Job {
   SpoolChange change;
@@ -18,8 +23,8 @@ struct GroupCommit::Job {
   Completion done;
 };
 
-GroupCommit::GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method)
-    : dir_(dir), method_(method), thread_([this] { run(); }) {}
+GroupCommit::GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method, std::chrono::microseconds gather)
+    : dir_(dir), method_(method), gather_(gather), thread_([this] { run(); }) {}
 
 GroupCommit::~GroupCommit() {
   {
@@ -35,6 +40,19 @@ void GroupCommit::submit(SpoolChange change, asio::any_io_executor executor, Com
   {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(job));
+  }
+  wake_.notify_one();
+}
+
+void GroupCommit::message_started() {
+  std::lock_guard lock(mutex_);
+  ++receiving_;
+}
+
+void GroupCommit::message_ended() {
+  {
+    std::lock_guard lock(mutex_);
+    if (receiving_ > 0) --receiving_;
   }
   wake_.notify_one();
 }
@@ -56,6 +74,14 @@ void GroupCommit::run() {
       std::unique_lock lock(mutex_);
       wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stopping, and nothing left to do
+      // Commit delay: wait a little for the messages being received right now, or, under a steady load, for as
+      // many commits as the last group had.
+      if (gather_.count() > 0 && !stopping_) {
+        const size_t target = std::min<size_t>(std::max(pending_.size() + receiving_, last_group_), kMaxGather);
+        if (target > pending_.size()) {
+          wake_.wait_for(lock, gather_, [&] { return stopping_ || pending_.size() >= target; });
+        }
+      }
       group.swap(pending_);
     }
     std::vector<SpoolChange*> changes;
@@ -66,6 +92,7 @@ void GroupCommit::run() {
       std::lock_guard lock(mutex_);
       ++groups_;
       changes_ += group.size();
+      last_group_ = group.size();
     }
     for (size_t i = 0; i < group.size(); ++i) {
       auto& job = group[i];

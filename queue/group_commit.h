@@ -14,11 +14,18 @@
 // (SpoolDir::SyncMethod::automatic). Each waiting coroutine is resumed on its own executor.
 // End to end (queue/bench/commit_throughput.cpp, 4 KiB messages, one io thread): 1 session 1,680 commits/s;
 // 10 sessions 5,180/s (4.8 commits per sync group); 50 sessions 14,700/s (16 per group).
+//
+// Commit delay: a group waits up to `gather` for the messages still being received when it forms (started and not
+// yet ended), and under a steady load for as many commits as the last group had, so that they share its flush
+// (PostgreSQL's commit_delay with commit_siblings). A lone session never waits. Measured through the relay (20
+// sessions, 4 KiB, one per connection, three alternating runs): 3,346 -> 3,600 msg/s, accept latency p50 +0.25 ms;
+// one session: 913 -> 922 msg/s, p50 unchanged (0.62 ms).
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
@@ -33,13 +40,18 @@ class GroupCommit {
  public:
   using Completion = boost::asio::any_completion_handler<void(std::error_code)>;
 
-  GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method);
+  GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method,
+              std::chrono::microseconds gather = std::chrono::microseconds(0));
   ~GroupCommit();  // finishes every submitted change, then stops the thread
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
 
   // Queues `change`; `done` runs on `executor` (kept busy until then) with the change's result.
   void submit(SpoolChange change, boost::asio::any_io_executor executor, Completion done);
+
+  // A message is being received and will probably be committed (a writer opened) / it was handed over or dropped.
+  void message_started();
+  void message_ended();
 
   // Groups processed and changes applied so far (for tests and metrics).
   uint64_t groups() const;
@@ -51,6 +63,9 @@ class GroupCommit {
 
   const SpoolDir& dir_;
   SpoolDir::SyncMethod method_;
+  std::chrono::microseconds gather_;
+  size_t receiving_ = 0;   // messages started and not yet ended (guarded by mutex_)
+  size_t last_group_ = 0;  // changes in the last group
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> pending_;

@@ -5,6 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
 #include <filesystem>
 #include <mutex>
 #include <condition_variable>
@@ -173,6 +176,53 @@ TEST(FsSpool, UnsyncedRemovalsRunBesideTheGroupCommit) {
   EXPECT_FALSE(*removed);
   EXPECT_FALSE(fs::exists(dir.path() / "active" / id));
   EXPECT_EQ(spool->group_commit().groups(), groups) << "a delivered message's unlinks never wait in a commit group";
+}
+
+TEST(FsSpool, AGroupWaitsForMessagesStillBeingReceivedButALoneCommitDoesNot) {
+  using Clock = std::chrono::steady_clock;
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  FsSpoolOptions options;
+  options.commit_gather = std::chrono::seconds(2);  // long, so that the test does not depend on timing
+  auto spool = open_spool(dir.path(), std::move(options));
+  const auto env = envelope("a@example.org", {"b@example.net"});
+
+  // Alone: nobody else is receiving a message, so the commit does not wait.
+  auto start = Clock::now();
+  EXPECT_FALSE(commit(io, *spool, env, sample_message()).error);
+  EXPECT_LT(Clock::now() - start, std::chrono::milliseconds(1500));
+  const uint64_t groups = spool->group_commit().groups();
+
+  // Two messages being received: the first to commit waits for the second, and they share one group.
+  std::error_code error;
+  auto first = spool->begin(error);
+  auto second = spool->begin(error);
+  first->append(sample_message("first"));
+  second->append(sample_message("second"));
+  std::optional<CommitResult> first_result, second_result;
+  Clock::time_point first_done;
+  start = Clock::now();
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        first_result = co_await first->commit(env);
+        first_done = Clock::now();
+      },
+      asio::detached);
+  asio::co_spawn(
+      io,
+      [&]() -> asio::awaitable<void> {
+        asio::steady_timer later(io, std::chrono::milliseconds(200));
+        co_await later.async_wait(asio::use_awaitable);
+        second_result = co_await second->commit(env);
+      },
+      asio::detached);
+  ASSERT_TRUE(test::run_until(io, [&] { return first_result && second_result; }));
+  EXPECT_FALSE(first_result->error);
+  EXPECT_FALSE(second_result->error);
+  EXPECT_GE(first_done - start, std::chrono::milliseconds(150)) << "the first commit waited for the second";
+  EXPECT_LT(first_done - start, std::chrono::milliseconds(1500)) << "and not for the whole window";
+  EXPECT_EQ(spool->group_commit().groups(), groups + 1) << "one flush for both";
 }
 
 TEST(FsSpool, RecoveryRemovesHalfWrittenFilesAndReattachesStates) {
