@@ -64,6 +64,14 @@ bool wants_help(const std::vector<std::string>& args) {
   return false;
 }
 
+std::optional<std::string> option_value(const std::vector<std::string>& args, size_t& i, std::string_view flag) {
+  const std::string& a = args[i];
+  if (a == flag && i + 1 < args.size()) return args[++i];
+  if (a.size() > flag.size() && a.compare(0, flag.size(), flag) == 0 && a[flag.size()] == '=')
+    return a.substr(flag.size() + 1);
+  return std::nullopt;
+}
+
 int dispatch(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   Invocation inv;

@@ -42,4 +42,7 @@ int dispatch(int argc, char** argv);
 // True when `args` asks for help (-h or --help).
 bool wants_help(const std::vector<std::string>& args);
 
+// The value of `flag` when args[i] is `--flag VALUE` (then `i` moves onto VALUE) or `--flag=VALUE`; else nothing.
+std::optional<std::string> option_value(const std::vector<std::string>& args, size_t& i, std::string_view flag);
+
 }  // namespace smarthost::app

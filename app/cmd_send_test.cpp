@@ -45,11 +45,7 @@ int run_send_test(const Invocation& inv) {
   std::chrono::seconds timeout{60};
   for (size_t i = 0; i < inv.args.size(); ++i) {
     const std::string& a = inv.args[i];
-    auto value = [&](std::string_view flag) -> std::optional<std::string> {
-      if (a == flag && i + 1 < inv.args.size()) return inv.args[++i];
-      if (a.rfind(std::string(flag) + "=", 0) == 0) return a.substr(flag.size() + 1);
-      return std::nullopt;
-    };
+    auto value = [&](std::string_view flag) { return option_value(inv.args, i, flag); };
     if (auto v = value("--to")) {
       to = *v;
     } else if (auto v = value("--from")) {

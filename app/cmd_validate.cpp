@@ -46,11 +46,7 @@ int run_validate(const Invocation& inv) {
   std::optional<std::string> checks;
   for (size_t i = 0; i < inv.args.size(); ++i) {
     const std::string& a = inv.args[i];
-    auto value = [&](std::string_view flag) -> std::optional<std::string> {
-      if (a == flag && i + 1 < inv.args.size()) return inv.args[++i];
-      if (a.rfind(std::string(flag) + "=", 0) == 0) return a.substr(flag.size() + 1);
-      return std::nullopt;
-    };
+    auto value = [&](std::string_view flag) { return option_value(inv.args, i, flag); };
     if (auto v = value("--to")) {
       plan.test_to = *v;
       plan.send_test = true;
