@@ -25,6 +25,7 @@
 #include <mutex>
 #include <set>
 #include <stdexcept>
+#include <type_traits>
 
 #include "smtpd/connection.h"
 #include "smtpd/listen_address.h"
@@ -167,7 +168,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     socket.shutdown(Socket::shutdown_both, ignored);
   }
 
-  asio::awaitable<void> accept_tcp(std::shared_ptr<tcp::acceptor> acceptor, bool implicit_tls) {
+  // Accepts until the acceptor is closed; each socket lands on a strand of its own and starts a session.
+  template <class Acceptor>
+  asio::awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor, bool implicit_tls) {
     auto self = shared_from_this();
     for (;;) {
       // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
@@ -181,35 +184,20 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
         co_await pause.async_wait(nothrow);
         continue;
       }
-      boost::system::error_code rec;
-      auto remote = socket.remote_endpoint(rec);
-      if (rec) continue;
       ClientInfo client;
-      client.address = address_text(remote.address());
-      client.port = remote.port();
-      client.loopback = is_loopback(remote.address());
-      client.tls = implicit_tls;
-      start_connection(std::move(socket), std::move(client), implicit_tls);
-    }
-  }
-
-  asio::awaitable<void> accept_unix(std::shared_ptr<unix_socket::acceptor> acceptor) {
-    auto self = shared_from_this();
-    for (;;) {
-      // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
-      asio::any_io_executor strand = asio::make_strand(io);
-      auto [ec, socket] = co_await acceptor->async_accept(strand, nothrow);
-      if (ec) {
-        if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
-        spdlog::warn("accept failed: {}", ec.message());
-        asio::steady_timer pause(io, std::chrono::milliseconds(100));
-        co_await pause.async_wait(nothrow);
-        continue;
+      if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+        boost::system::error_code rec;
+        auto remote = socket.remote_endpoint(rec);
+        if (rec) continue;
+        client.address = address_text(remote.address());
+        client.port = remote.port();
+        client.loopback = is_loopback(remote.address());
+        client.tls = implicit_tls;
+      } else {
+        client.address = "unix";
+        client.loopback = true;
       }
-      ClientInfo client;
-      client.address = "unix";
-      client.loopback = true;
-      start_connection(std::move(socket), std::move(client), false);
+      start_connection(std::move(socket), std::move(client), implicit_tls);
     }
   }
 
@@ -296,8 +284,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void spawn_accept(const Listener& l) {
-    if (l.tcp_acceptor) asio::co_spawn(l.strand, accept_tcp(l.tcp_acceptor, l.implicit_tls), log_escape("accept"));
-    if (l.unix_acceptor) asio::co_spawn(l.strand, accept_unix(l.unix_acceptor), log_escape("accept"));
+    if (l.tcp_acceptor) asio::co_spawn(l.strand, accept_loop(l.tcp_acceptor, l.implicit_tls), log_escape("accept"));
+    if (l.unix_acceptor) asio::co_spawn(l.strand, accept_loop(l.unix_acceptor, false), log_escape("accept"));
   }
 
   // Closes a listener on its strand: its accept loop ends; sessions it accepted go on.
