@@ -57,6 +57,31 @@ inline void expect_retried_until_delivered(FakeProvider& api, const std::string&
   EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
 }
 
+// from_mode = "missing" through `upstream`: one message with a From (Subject "one"), then one without (Subject
+// "two"), each waited for before the next; `with_from` and `without_from` are the requests they made, both
+// well-formed, for the provider's own checks of the sender fields.
+inline void deliver_with_and_without_from(FakeProvider& api, const std::string& upstream, FakeRecord& with_from,
+                                          FakeRecord& without_from) {
+  RelayOptions o;
+  o.upstream = upstream;
+  Relay relay(o);
+  E2E_START_RELAY(relay);
+
+  const std::string first =
+      "From: Alice Sender <alice@client.example>\r\nTo: bob@example.net\r\nSubject: one\r\n\r\nfirst\r\n";
+  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, first).accepted());
+  ASSERT_TRUE(api.wait_for_requests(1)) << relay.log();
+  const std::string second = "To: bob@example.net\r\nSubject: two\r\n\r\nsecond\r\n";
+  ASSERT_TRUE(send_message(relay.port(), "app@client.example", {"bob@example.net"}, second).accepted());
+  ASSERT_TRUE(api.wait_for_requests(2)) << relay.log();
+
+  auto records = api.records();
+  ASSERT_EQ(records.size(), 2u);
+  for (const auto& r : records) EXPECT_TRUE(r.problems.empty()) << ::testing::PrintToString(r.problems);
+  with_from = records[0];
+  without_from = records[1];
+}
+
 // `api` refuses the message for good with `refused_status` (queued with push_answer or fail_recipient). The relay
 // logs the failure with `reason`, and sends the DSN to the sender through the same upstream; `bounce` is that
 // second request, for the provider's own checks of its body. Nothing stays queued.
