@@ -55,11 +55,15 @@ bool Relay::start() {
   std::vector<std::string> argv{smarthost_bin().string(), "serve", "--config", config_path().string(), "--log-level",
                                 "debug"};
   argv.insert(argv.end(), options_.args.begin(), options_.args.end());
+  const size_t log_before = log().size();  // the log is appended to across restarts
   process_ = std::make_unique<Process>(argv, options_.env, (tmp_.path() / "relay.log").string());
+  // Ready once the banner says so (it is logged after the listeners are bound). Not by connecting: that probe
+  // would be a session of its own, counted against the per-IP limit until the server sees it close.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   while (std::chrono::steady_clock::now() < deadline) {
     if (!process_->running()) return false;
-    if (wait_for_port(port_, std::chrono::milliseconds(50))) return true;
+    if (log().find(" accepting SMTP on ", log_before) != std::string::npos) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   return false;
 }
