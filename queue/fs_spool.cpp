@@ -22,8 +22,9 @@ std::error_code last_error() { return {errno, std::system_category()}; }
 
 class FsSpoolWriter final : public SpoolWriter {
  public:
-  FsSpoolWriter(FsSpool& spool, QueueId id, int fd, fs::path path)
-      : spool_(spool), id_(std::move(id)), fd_(fd), path_(std::move(path)) {
+  // `reused`: the file held an earlier message (file_pool.h) and is cut to this one's length before its sync.
+  FsSpoolWriter(FsSpool& spool, QueueId id, int fd, fs::path path, bool reused)
+      : spool_(spool), id_(std::move(id)), fd_(fd), path_(std::move(path)), reused_(reused) {
     buffer_.reserve(spool_.write_buffer());
     spool_.group_commit().message_started();
   }
@@ -57,6 +58,7 @@ class FsSpoolWriter final : public SpoolWriter {
       return staged;
     }
     flush();
+    cut();
     staged.error = error_;
     staged.path = path_.string();
     staged.offset = kRecordBlock;
@@ -67,6 +69,7 @@ class FsSpoolWriter final : public SpoolWriter {
   asio::awaitable<CommitResult> commit(const mail::Envelope& envelope) override {
     if (handed_over_ || fd_ < 0) co_return CommitResult{std::make_error_code(std::errc::invalid_argument), {}};
     flush();
+    cut();
     StoredMessage message;
     message.id = id_;
     message.envelope = envelope;
@@ -108,6 +111,13 @@ class FsSpoolWriter final : public SpoolWriter {
   void flush() {
     if (!buffer_.empty() && !error_) write(buffer_);
     buffer_.clear();
+  }
+
+  // A reused file ends where this message does, not where the earlier one did.
+  void cut() {
+    if (!reused_ || error_) return;
+    if (::ftruncate(fd_, static_cast<off_t>(kRecordBlock + written_)) != 0) error_ = last_error();
+    reused_ = false;
   }
 
   void write(std::string_view bytes) {
@@ -158,6 +168,7 @@ class FsSpoolWriter final : public SpoolWriter {
   uint64_t size_ = 0;     // bytes appended
   uint64_t written_ = 0;  // bytes written to the file after the record block
   std::error_code error_;
+  bool reused_ = false;
   bool handed_over_ = false;
   bool ended_ = false;
 
@@ -181,6 +192,7 @@ std::unique_ptr<FsSpool> FsSpool::open(const fs::path& root, FsSpoolOptions opti
   if ((error = dir.recover(report))) return nullptr;
   std::unique_ptr<FsSpool> spool(new FsSpool(std::move(dir), std::move(*lock), std::move(options)));
   spool->recovery_ = report;
+  spool->ids_.follow(report.newest_id);  // new ids sort after every queued one, whatever the clock did since
   return spool;
 }
 
@@ -188,6 +200,7 @@ FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
     : dir_(std::move(dir)),
       lock_(std::move(lock)),
       write_buffer_(std::max<size_t>(options.write_buffer, 1)),
+      pool_(dir_.root() / "tmp", options.recycled_files, options.recycled_file_max_size),
       cleanup_(dir_, options.sync),
       group_(dir_, options.sync, options.commit_gather) {}
 
@@ -196,20 +209,20 @@ FsSpool::~FsSpool() = default;
 std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
   error.clear();
   for (int tries = 0; tries < 3; ++tries) {
+    // Ids are time-based but never repeat one in the spool: the generator followed the newest at open, and this
+    // process (holding the spool's lock) is the only one adding messages.
     QueueId id = ids_.next();
-    // Ids are time-based: after the wall clock was set back, one could meet a message still queued.
-    std::error_code ignored;
-    if (fs::exists(dir_.message_path(Folder::active, id), ignored) ||
-        fs::exists(dir_.message_path(Folder::hold, id), ignored) ||
-        fs::exists(dir_.message_path(Folder::failed, id), ignored)) {
-      continue;
+    if ((error = dir_.fault(SpoolStep::create))) return nullptr;
+    if (auto reused = pool_.take(dir_.active_syncs_done())) {
+      int fd = ::open(reused->c_str(), O_RDWR | O_CLOEXEC);
+      if (fd >= 0) return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(*reused), true);
+      ::unlink(reused->c_str());  // gone or unusable: make a new file instead
     }
     fs::path path = dir_.temporary_path(id);
-    if ((error = dir_.fault(SpoolStep::create))) return nullptr;
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
       error.clear();
-      return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(path));
+      return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(path), false);
     }
     error = last_error();
     if (errno != EEXIST) break;
@@ -232,12 +245,22 @@ asio::awaitable<std::error_code> FsSpool::apply(SpoolChange change) {
   // captured executor copy (a strand) destroyed twice frees the strand while it still runs handlers.
   const bool unsynced_removal = change.fd < 0 && change.renames.empty() && !change.sync_removals;
   GroupCommit& worker = unsynced_removal ? cleanup_ : group_;
+  // A delivered message's file is kept for a new message when the pool has room (file_pool.h).
+  if (unsynced_removal && !change.removals.empty()) {
+    if (auto name = pool_.name_for(change.removals.front())) change.recycle_into = std::move(*name);
+  }
+  const fs::path recycled = change.recycle_into;
   auto initiation = [&worker, &change, &executor](auto handler) {
     worker.submit(std::move(change), executor, GroupCommit::Completion(std::move(handler)));
   };
   std::error_code error =
       co_await asio::async_initiate<decltype(asio::use_awaitable), void(std::error_code)>(initiation,
                                                                                           asio::use_awaitable);
+  // Reusable after the next fsync of active/ (read now that the file has left it), unless the change failed or the
+  // pool filled up meanwhile. Had the file already gone, begin() finds nothing under the name and makes a new one.
+  if (!recycled.empty() && (error || !pool_.put(recycled, dir_.active_syncs_started() + 1))) {
+    ::unlink(recycled.c_str());
+  }
   co_return error;
 }
 

@@ -37,11 +37,16 @@ GroupCommit::~GroupCommit() {
 
 void GroupCommit::submit(SpoolChange change, asio::any_io_executor executor, Completion done) {
   Job job{std::move(change), asio::prefer(executor, asio::execution::outstanding_work.tracked), std::move(done)};
+  bool wake = false;
   {
     std::lock_guard lock(mutex_);
     pending_.push_back(std::move(job));
+    // Wake the thread only when what it waits for has come: a wake-up per commit would cost a futex round trip
+    // each while a group gathers, and none is needed while it syncs.
+    wake = waiting_for_ > 0 && pending_.size() >= waiting_for_;
+    if (wake) waiting_for_ = 0;
   }
-  wake_.notify_one();
+  if (wake) wake_.notify_one();
 }
 
 void GroupCommit::message_started() {
@@ -50,11 +55,8 @@ void GroupCommit::message_started() {
 }
 
 void GroupCommit::message_ended() {
-  {
-    std::lock_guard lock(mutex_);
-    if (receiving_ > 0) --receiving_;
-  }
-  wake_.notify_one();
+  std::lock_guard lock(mutex_);
+  if (receiving_ > 0) --receiving_;
 }
 
 uint64_t GroupCommit::groups() const {
@@ -72,6 +74,7 @@ void GroupCommit::run() {
     std::deque<Job> group;
     {
       std::unique_lock lock(mutex_);
+      waiting_for_ = 1;
       wake_.wait(lock, [this] { return stopping_ || !pending_.empty(); });
       if (pending_.empty()) return;  // stopping, and nothing left to do
       // Commit delay: wait a little for the messages being received right now, or, under a steady load, for as
@@ -79,9 +82,11 @@ void GroupCommit::run() {
       if (gather_.count() > 0 && !stopping_) {
         const size_t target = std::min<size_t>(std::max(pending_.size() + receiving_, last_group_), kMaxGather);
         if (target > pending_.size()) {
+          waiting_for_ = target;
           wake_.wait_for(lock, gather_, [&] { return stopping_ || pending_.size() >= target; });
         }
       }
+      waiting_for_ = 0;  // busy: submissions need not wake it until it waits again
       group.swap(pending_);
     }
     std::vector<SpoolChange*> changes;

@@ -66,6 +66,7 @@ class GroupCommit {
   std::chrono::microseconds gather_;
   size_t receiving_ = 0;   // messages started and not yet ended (guarded by mutex_)
   size_t last_group_ = 0;  // changes in the last group
+  size_t waiting_for_ = 0;  // pending changes that end the thread's wait; 0 while it works (guarded by mutex_)
   mutable std::mutex mutex_;
   std::condition_variable wake_;
   std::deque<Job> pending_;

@@ -38,6 +38,22 @@ QueueId QueueIdGenerator::next(std::chrono::system_clock::time_point now) {
   return id;
 }
 
+void QueueIdGenerator::follow(std::string_view id) {
+  if (!is_queue_id(id)) return;
+  auto decode = [](std::string_view chars) {
+    uint64_t value = 0;
+    for (char c : chars) value = (value << 5) | kAlphabet.find(c);
+    return value;
+  };
+  const uint64_t millis = decode(id.substr(0, 9));  // 45 bits, then the 20-bit sequence (65 bits in all)
+  const auto sequence = static_cast<uint32_t>(decode(id.substr(9)));
+  std::lock_guard lock(mutex_);
+  if (millis > last_millis_ || (millis == last_millis_ && sequence > sequence_)) {
+    last_millis_ = millis;
+    sequence_ = sequence;
+  }
+}
+
 bool is_queue_id(std::string_view text) {
   return text.size() == kQueueIdLength &&
          std::all_of(text.begin(), text.end(), [](char c) { return kAlphabet.find(c) != std::string_view::npos; });

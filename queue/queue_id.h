@@ -21,6 +21,9 @@ class QueueIdGenerator {
   QueueIdGenerator();
   // A new id, greater than every id this generator returned before. Thread-safe.
   QueueId next(std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
+  // Makes every later id greater than `id` (one found in the spool at start), so that a clock set back since
+  // cannot make an id that is already taken. Ignores anything that is not a queue id.
+  void follow(std::string_view id);
 
  private:
   std::mutex mutex_;

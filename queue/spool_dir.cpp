@@ -79,7 +79,8 @@ SpoolChange::SpoolChange(SpoolChange&& other) noexcept
       renames(std::move(other.renames)),
       removals(std::move(other.removals)),
       undo_renames_on_failure(other.undo_renames_on_failure),
-      sync_removals(other.sync_removals) {}
+      sync_removals(other.sync_removals),
+      recycle_into(std::move(other.recycle_into)) {}
 
 SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
   if (this != &other) {
@@ -89,6 +90,7 @@ SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
     removals = std::move(other.removals);
     undo_renames_on_failure = other.undo_renames_on_failure;
     sync_removals = other.sync_removals;
+    recycle_into = std::move(other.recycle_into);
   }
   return *this;
 }
@@ -117,8 +119,15 @@ void SpoolDir::synced(SyncKind kind) const {
 
 std::error_code SpoolDir::sync_directory(const fs::path& dir) const {
   if (auto ec = fault(SpoolStep::sync_directory)) return ec;
+  const bool active = dir == folder_path(Folder::active);
+  const uint64_t ticket = active ? active_syncs_->started.fetch_add(1, std::memory_order_acq_rel) + 1 : 0;
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) return last_error();
+  if (active) {
+    uint64_t done = active_syncs_->done.load(std::memory_order_acquire);
+    while (done < ticket && !active_syncs_->done.compare_exchange_weak(done, ticket, std::memory_order_acq_rel)) {
+    }
+  }
   synced(SyncKind::directory);
   return {};
 }
@@ -152,7 +161,11 @@ std::error_code SpoolDir::recover(RecoveryReport& report) const {
     std::vector<fs::path> states;
     for (const auto& entry : fs::directory_iterator(folder_path(folder), ec)) {
       std::string name = entry.path().filename().string();
-      if (name.ends_with(kStateSuffix)) states.push_back(entry.path());
+      if (name.ends_with(kStateSuffix)) {
+        states.push_back(entry.path());
+      } else if (is_queue_id(name) && name > report.newest_id) {
+        report.newest_id = std::move(name);
+      }
     }
     if (ec) return ec;
     for (const auto& state : states) {
@@ -388,9 +401,12 @@ std::vector<std::error_code> SpoolDir::apply_all(std::vector<SpoolChange*> chang
       if (!is_in(from, tmp)) touched[i].insert(from.parent_path());
     }
     if (errors[i]) continue;
-    for (const auto& path : changes[i]->removals) {
+    for (size_t r = 0; r < changes[i]->removals.size(); ++r) {
+      const fs::path& path = changes[i]->removals[r];
+      const bool recycle = r == 0 && !changes[i]->recycle_into.empty();
       errors[i] = fault(SpoolStep::remove);
-      if (!errors[i] && ::unlink(path.c_str()) != 0) {
+      if (!errors[i] && (recycle ? ::rename(path.c_str(), changes[i]->recycle_into.c_str())
+                                 : ::unlink(path.c_str())) != 0) {
         if (errno == ENOENT) continue;
         errors[i] = last_error();
       }

@@ -7,8 +7,10 @@
 // once it has been retried. Files reach a folder only by rename after fsync, and the folder is fsynced after.
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -42,6 +44,8 @@ struct SpoolChange {
   // Removals alone do not fsync their folder when false: a crash may bring the files back (a delivered message
   // is then delivered again, as with Postfix), and the group commit skips a directory sync per delivery.
   bool sync_removals = true;
+  // When set, the first removal is renamed to this path in tmp/ instead of unlinked, for reuse (file_pool.h).
+  std::filesystem::path recycle_into;
 
   SpoolChange() = default;
   SpoolChange(SpoolChange&& other) noexcept;
@@ -55,6 +59,7 @@ struct RecoveryReport {
   size_t removed_temporary = 0;   // half-written files found in tmp/
   size_t reattached_states = 0;   // state files moved back beside their message after an interrupted move
   size_t removed_orphans = 0;     // state files whose message is gone
+  QueueId newest_id;              // the greatest id of a message in any folder (empty when there is none)
 };
 
 class SpoolDir {
@@ -105,9 +110,19 @@ class SpoolDir {
   // fsyncs a directory, counting it.
   std::error_code sync_directory(const std::filesystem::path& dir) const;
 
+  // The fsyncs of active/ begun so far, and the last of them (by order of starting) that finished without error:
+  // once done >= started + 1 as read after a file left active/, that departure is durable (file_pool.h).
+  uint64_t active_syncs_started() const { return active_syncs_->started.load(std::memory_order_acquire); }
+  uint64_t active_syncs_done() const { return active_syncs_->done.load(std::memory_order_acquire); }
+
  private:
+  struct SyncCount {
+    std::atomic<uint64_t> started{0};
+    std::atomic<uint64_t> done{0};
+  };
   std::filesystem::path root_;
   SpoolHooks hooks_;
+  std::shared_ptr<SyncCount> active_syncs_ = std::make_shared<SyncCount>();  // shared by copies of this SpoolDir
 };
 
 // An exclusive lock (flock) on a spool directory, held by the one process using it: the server, or an offline

@@ -115,6 +115,9 @@ def run_cell(ctx, scenario, relay):
                 _wait_delivered(counter, base + w["accepted"], 30, alive)
             base = counter() or 0
             cpu0 = procs.cpu_seconds(pids())
+            sink_cpu0 = procs.cpu_seconds([the_sink.process.pid]) if the_sink else 0.0
+            load_cpu0 = procs.children_cpu_seconds()
+            busy0, total0 = procs.machine_cpu_seconds()
             t0 = time.monotonic()
             if scenario.generator == "smtp-source":
                 load = _smtp_source(port, scenario, limit)
@@ -123,6 +126,9 @@ def run_cell(ctx, scenario, relay):
             wait = max(10, min(DELIVERY_WAIT_S, ctx.remaining()))
             reached, t_done, count = _wait_delivered(counter, base + load["accepted"], wait, alive)
             cpu = procs.cpu_seconds(pids()) - cpu0
+            sink_cpu = (procs.cpu_seconds([the_sink.process.pid]) - sink_cpu0) if the_sink else None
+            load_cpu = procs.children_cpu_seconds() - load_cpu0
+            busy1, total1 = procs.machine_cpu_seconds()
             sampler.sample()
         finally:
             sampler.stop()
@@ -140,6 +146,12 @@ def run_cell(ctx, scenario, relay):
             "accept_p99_ms": (load.get("accept_latency_ms") or {}).get("p99"),
             "relay_cpu_s": cpu,
             "relay_cpu_ms_per_message": 1000 * cpu / delivered if delivered > 0 and relay != "direct" else None,
+            # The CPU budget: what the generator, the sink and the whole machine spent per delivered message,
+            # and how busy the machine was (1.0 = every CPU busy, iowait counted as idle).
+            "load_cpu_ms_per_message": 1000 * load_cpu / delivered if delivered > 0 else None,
+            "sink_cpu_ms_per_message": 1000 * sink_cpu / delivered if delivered > 0 and sink_cpu is not None else None,
+            "machine_cpu_ms_per_message": 1000 * (busy1 - busy0) / delivered if delivered > 0 else None,
+            "machine_busy": (busy1 - busy0) / (total1 - total0) if total1 > total0 else None,
             "peak_rss_kib": sampler.peak_rss_kib,
             "peak_pss_kib": sampler.peak_pss_kib,
             "peak_processes": sampler.peak_processes,

@@ -3,6 +3,7 @@ sampling of a process tree (RSS and PSS from /proc). It never signals a process 
 descendant of one it started.
 """
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -35,7 +36,6 @@ def wait_port(port, timeout, alive=None):
 
 
 def raise_fd_limit(want=65536):
-    import resource
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     target = want if hard == resource.RLIM_INFINITY else min(want, hard)
     try:
@@ -143,6 +143,22 @@ def cpu_seconds(root_pids):
         except (OSError, ValueError, IndexError):
             continue
     return total / ticks
+
+
+def machine_cpu_seconds():
+    """(busy, total) CPU seconds of the whole machine so far, from /proc/stat (busy = all but idle and iowait)."""
+    with open("/proc/stat") as f:
+        fields = [int(x) for x in f.readline().split()[1:]]
+    ticks = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + (fields[4] if len(fields) > 4 else 0)
+    total = sum(fields[:8])  # guest time is already counted in user
+    return (total - idle) / ticks, total / ticks
+
+
+def children_cpu_seconds():
+    """CPU seconds of this process's reaped children (the load generators it ran and waited for)."""
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
 
 
 def memory_kib(pid):

@@ -78,6 +78,15 @@ def _f(value, fmt="{:.0f}", none="-"):
     return none if value is None else fmt.format(value)
 
 
+def _render(head, rows):
+    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
+    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths)).rstrip()]
+    lines.append("  ".join("-" * w for w in widths))
+    for row in rows:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
+    return "\n".join(lines)
+
+
 def table(results):
     head = ["scenario", "relay", "accepted/s", "e2e/s", "p50 ms", "p99 ms", "peak MiB", "CPU ms/msg", "e2e/Postfix",
             "accept/Postfix", "e2e/ceiling", "notes"]
@@ -112,12 +121,29 @@ def table(results):
                      _f(r.get("relay_cpu_ms_per_message"), "{:.2f}"),
                      _f(r.get("e2e_vs_postfix"), "{:.2f}x"), _f(r.get("accept_vs_postfix"), "{:.2f}x"),
                      _f(r.get("e2e_vs_ceiling"), "{:.0%}"), "; ".join(notes)])
-    widths = [max(len(str(x[i])) for x in rows + [head]) for i in range(len(head))]
-    lines = ["  ".join(str(c).ljust(w) for c, w in zip(head, widths)).rstrip()]
-    lines.append("  ".join("-" * w for w in widths))
-    for row in rows:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)).rstrip())
-    return "\n".join(lines)
+    return _render(head, rows)
+
+
+def cpu_budget(results):
+    """Where the machine's CPU went per delivered message in each cell: the load generator, the sink, the relay,
+    and the whole machine (kernel work charged to no process, e.g. softirqs, included), with how busy it was.
+    When the machine is saturated in both cells, a relay's end-to-end rate can reach at most
+    direct's machine ms/msg divided by its own: the bound printed last."""
+    head = ["scenario", "relay", "load ms/msg", "sink ms/msg", "relay ms/msg", "machine ms/msg", "busy",
+            "CPU bound vs ceiling"]
+    rows = []
+    for r in results:
+        if "error" in r or r.get("machine_cpu_ms_per_message") is None:
+            continue
+        direct = _cell(results, r["scenario"], "direct")
+        bound = None
+        if direct and r["relay"] != "direct" and direct.get("machine_cpu_ms_per_message"):
+            bound = _ratio(direct["machine_cpu_ms_per_message"], r["machine_cpu_ms_per_message"])
+        rows.append([r["scenario"], r["relay"], _f(r.get("load_cpu_ms_per_message"), "{:.3f}"),
+                     _f(r.get("sink_cpu_ms_per_message"), "{:.3f}"), _f(r.get("relay_cpu_ms_per_message"), "{:.3f}"),
+                     _f(r.get("machine_cpu_ms_per_message"), "{:.3f}"), _f(r.get("machine_busy"), "{:.0%}"),
+                     _f(bound, "{:.0%}")])
+    return _render(head, rows)
 
 
 def targets(results):

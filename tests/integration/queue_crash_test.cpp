@@ -50,10 +50,12 @@ std::string queued_id(const std::string& reply) {
   return id;
 }
 
+// Files in a spool folder, leaving out delivered messages' files kept in tmp/ for reuse (queue/file_pool.h).
 size_t files_in(const fs::path& dir) {
   std::error_code ec;
   size_t n = 0;
-  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it) ++n;
+  for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it)
+    n += !it->path().filename().string().starts_with("recycled.");
   return n;
 }
 

@@ -1,6 +1,7 @@
 // The file-system spool: durable commits survive a re-open, recovery cleans up, concurrent commits share their
 // syncs, and storage errors come back from commit() without touching what is already queued.
 #include <sys/mount.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <gtest/gtest.h>
@@ -178,6 +179,103 @@ TEST(FsSpool, UnsyncedRemovalsRunBesideTheGroupCommit) {
   EXPECT_EQ(spool->group_commit().groups(), groups) << "a delivered message's unlinks never wait in a commit group";
 }
 
+// Delivers (removes as the scheduler does after a delivery) one message through the spool, running `io`.
+std::error_code remove_delivered(asio::io_context& io, FsSpool& spool, const QueueId& id) {
+  std::error_code error;
+  auto message = spool.dir().load(Folder::active, id, error);
+  EXPECT_TRUE(message) << error.message();
+  if (!message) return error;
+  std::optional<std::error_code> removed;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { removed = co_await spool.apply(spool.dir().removal_change(*message, false)); },
+      asio::detached);
+  EXPECT_TRUE(test::run_until(io, [&] { return removed.has_value(); }));
+  return removed.value_or(std::make_error_code(std::errc::timed_out));
+}
+
+ino_t inode_of(const fs::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
+
+TEST(FsSpool, ADeliveredMessagesFileIsReusedOnlyAfterActiveWasSyncedSinceItLeft) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  bool fail_directory_sync = false;
+  int directory_syncs = 0;
+  FsSpoolOptions options;
+  options.hooks.fault = [&](SpoolStep step) {
+    return step == SpoolStep::sync_directory && fail_directory_sync ? std::make_error_code(std::errc::io_error)
+                                                                   : std::error_code();
+  };
+  options.hooks.on_sync = [&](SyncKind kind) { directory_syncs += kind == SyncKind::directory; };
+  auto spool = open_spool(dir.path(), std::move(options));
+  const auto env = envelope("a@example.org", {"b@example.net"});
+  const std::string big = sample_message() + std::string(20000, 'x') + "\r\n";
+  QueueId delivered = commit(io, *spool, env, big).id;
+  const ino_t inode = inode_of(dir.path() / "active" / delivered);
+
+  directory_syncs = 0;
+  ASSERT_FALSE(remove_delivered(io, *spool, delivered));
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / delivered));
+  EXPECT_EQ(directory_syncs, 0) << "a delivery costs a rename, no sync";
+  ASSERT_EQ(spool->file_pool().size(), 1u);
+  ASSERT_EQ(count_files(dir.path() / "tmp"), 1u);
+
+  // Until active/ has been synced since, the file is not handed out: a crash could still show it as `delivered`.
+  fail_directory_sync = true;
+  EXPECT_EQ(commit(io, *spool, env, sample_message("lost")).error, std::make_error_code(std::errc::io_error));
+  fail_directory_sync = false;
+  QueueId second = commit(io, *spool, env, sample_message("second")).id;
+  EXPECT_NE(inode_of(dir.path() / "active" / second), inode) << "a new file: no sync of active/ had succeeded";
+  EXPECT_EQ(spool->file_pool().size(), 1u);
+
+  // The second commit's sync of active/ made the departure durable: the third message overwrites the file and is
+  // cut to its own, shorter length, so no byte of the old one is left.
+  QueueId third = commit(io, *spool, env, sample_message("third")).id;
+  EXPECT_EQ(spool->file_pool().size(), 0u);
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 0u);
+  EXPECT_EQ(inode_of(dir.path() / "active" / third), inode) << "the same file, not a new one";
+  EXPECT_EQ(fs::file_size(dir.path() / "active" / third), kRecordBlock + sample_message("third").size());
+  std::error_code error;
+  auto message = spool->dir().load(Folder::active, third, error);
+  ASSERT_TRUE(message) << error.message();
+  EXPECT_EQ(message->id, third);
+  EXPECT_EQ(message->size, sample_message("third").size());
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), sample_message("third"));
+
+  // After a restart the pool starts empty: recovery clears tmp/ like any half-written file.
+  ASSERT_FALSE(remove_delivered(io, *spool, third));
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 1u);
+  spool.reset();
+  spool = open_spool(dir.path());
+  EXPECT_EQ(spool->recovery().removed_temporary, 1u);
+  EXPECT_EQ(spool->file_pool().size(), 0u);
+}
+
+TEST(FsSpool, ThePoolKeepsNoFileBeyondItsBounds) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  FsSpoolOptions options;
+  options.recycled_files = 1;
+  options.recycled_file_max_size = 8192;
+  auto spool = open_spool(dir.path(), std::move(options));
+  const auto env = envelope("a@example.org", {"b@example.net"});
+
+  QueueId large = commit(io, *spool, env, std::string(10000, 'y')).id;
+  ASSERT_FALSE(remove_delivered(io, *spool, large));
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 0u) << "bigger than recycled_file_max_size: unlinked";
+
+  QueueId a = commit(io, *spool, env, sample_message()).id;
+  QueueId b = commit(io, *spool, env, sample_message()).id;
+  ASSERT_FALSE(remove_delivered(io, *spool, a));
+  ASSERT_FALSE(remove_delivered(io, *spool, b));
+  EXPECT_EQ(spool->file_pool().size(), 1u) << "the pool holds recycled_files at most";
+  EXPECT_EQ(count_files(dir.path() / "tmp"), 1u);
+  EXPECT_EQ(count_files(dir.path() / "active"), 0u);
+}
+
 TEST(FsSpool, AGroupWaitsForMessagesStillBeingReceivedButALoneCommitDoesNot) {
   using Clock = std::chrono::steady_clock;
   smarthost::test::TempDir dir;
@@ -255,6 +353,24 @@ TEST(FsSpool, RecoveryRemovesHalfWrittenFilesAndReattachesStates) {
   auto held = spool->dir().load(Folder::hold, id, error);
   ASSERT_TRUE(held) << error.message();
   EXPECT_EQ(held->attempts, 2u);
+}
+
+TEST(FsSpool, NewIdsSortAfterQueuedOnesWrittenBeforeTheClockWasSetBack) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  QueueIdGenerator ahead;
+  const QueueId future = ahead.next(std::chrono::system_clock::now() + std::chrono::hours(1));
+  {
+    auto spool = open_spool(dir.path());
+    QueueId id = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), sample_message()).id;
+    ASSERT_FALSE(id.empty());
+    fs::rename(dir.path() / "active" / id, dir.path() / "hold" / future);  // queued an hour "later", held
+  }
+  auto spool = open_spool(dir.path());
+  EXPECT_EQ(spool->recovery().newest_id, future);
+  QueueId next = commit(io, *spool, envelope("c@example.org", {"d@example.net"}), "Subject: x\r\n\r\nnew\r\n").id;
+  EXPECT_GT(next, future);
+  EXPECT_EQ(test::read_range((dir.path() / "hold" / future).string(), 4096), sample_message()) << "the held message is intact";
 }
 
 TEST(FsSpool, SecondOpenIsRefusedWhileTheFirstHoldsTheLock) {

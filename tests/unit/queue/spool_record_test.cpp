@@ -134,5 +134,25 @@ TEST(QueueId, UniqueSortedAndValid) {
   EXPECT_FALSE(is_queue_id("01HV3K9Q2M4BU"));  // U is not in Crockford's alphabet
 }
 
+TEST(QueueId, FollowsAnIdFromTheFutureSoThatNoneRepeats) {
+  // A spool written an hour ahead of this clock: the next ids still sort after what it holds.
+  auto now = system_clock::now();
+  QueueIdGenerator ahead;
+  QueueId queued = ahead.next(now + std::chrono::hours(1));
+  QueueIdGenerator generator;
+  generator.follow(queued);
+  QueueId next = generator.next(now);
+  EXPECT_GT(next, queued);
+  EXPECT_EQ(next.substr(0, 9), queued.substr(0, 9));  // the same millisecond, counted on
+  EXPECT_GT(generator.next(now), next);
+  // An older id, or one that is not an id, changes nothing.
+  QueueIdGenerator behind;
+  QueueId old = behind.next(now - std::chrono::hours(1));
+  QueueId before = generator.next(now);
+  generator.follow(old);
+  generator.follow("not-an-id");
+  EXPECT_GT(generator.next(now), before);
+}
+
 }  // namespace
 }  // namespace smarthost::queue
