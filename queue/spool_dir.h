@@ -2,9 +2,10 @@
 // state rewrites, moves between folders, removal and crash recovery. Used directly by offline queue
 // administration; the running server routes the same changes through the group commit (group_commit.h).
 //
-// Layout under the root: tmp/ (messages being written, state files being replaced), active/, hold/, failed/,
-// and a lock file. A message is <folder>/<id> (record + content, see spool_record.h), plus <folder>/<id>.state
-// once it has been retried. Files reach a folder only by rename after fsync, and the folder is fsynced after.
+// Layout under the root: tmp/ (messages being written, state files being replaced, delivered messages' files kept
+// for reuse), active/, hold/, failed/, and a lock file. A message is <folder>/<id> (record + content, see
+// spool_record.h), plus <folder>/<id>.state once it has been retried. Files reach a folder only by rename after
+// fsync, and the folder is fsynced after.
 #pragma once
 
 #include <atomic>
