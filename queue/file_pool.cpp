@@ -15,8 +15,7 @@ std::optional<fs::path> FilePool::name_for(const fs::path& file) {
   if (capacity_ == 0 || size() >= capacity_) return std::nullopt;
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0 || static_cast<uint64_t>(st.st_size) > max_size_) return std::nullopt;
-  // Not a queue id (those are 13 characters without a dot), so it can never be taken for a message.
-  return tmp_ / ("recycled." + std::to_string(names_.fetch_add(1, std::memory_order_relaxed)));
+  return tmp_ / (std::string(kRecycledPrefix) + std::to_string(names_.fetch_add(1, std::memory_order_relaxed)));
 }
 
 bool FilePool::put(fs::path file, uint64_t ready_after) {

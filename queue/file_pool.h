@@ -16,9 +16,14 @@
 #include <filesystem>
 #include <mutex>
 #include <optional>
+#include <string_view>
 #include <utility>
 
 namespace smarthost::queue {
+
+// Pool files are tmp/recycled.<n>: never a queue id (13 characters without a dot), so never taken for a message.
+inline constexpr std::string_view kRecycledPrefix = "recycled.";
+inline bool is_recycled_file(std::string_view filename) { return filename.starts_with(kRecycledPrefix); }
 
 class FilePool {
  public:

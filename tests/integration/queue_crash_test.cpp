@@ -10,6 +10,7 @@
 #include <set>
 #include <thread>
 
+#include "queue/file_pool.h"
 #include "tests/support/relay.h"
 #include "tests/support/smtp_fake/fake_smtp_server.h"
 #include "tests/support/smtp_wire.h"
@@ -55,7 +56,7 @@ size_t files_in(const fs::path& dir) {
   std::error_code ec;
   size_t n = 0;
   for (auto it = fs::directory_iterator(dir, ec); !ec && it != fs::directory_iterator(); ++it)
-    n += !it->path().filename().string().starts_with("recycled.");
+    n += !queue::is_recycled_file(it->path().filename().string());
   return n;
 }
 

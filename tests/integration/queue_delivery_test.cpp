@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "tests/integration/policy_submit.h"
+#include "queue/file_pool.h"
 #include "tests/support/relay.h"
 #include "tests/support/smtp_fake/fake_smtp_server.h"
 
@@ -70,7 +71,7 @@ class QueueDelivery : public ::testing::Test {
     for (const char* folder : {"active", "failed", "tmp"}) {
       for (auto it = std::filesystem::directory_iterator(relay->queue_dir() / folder, ec);
            !ec && it != std::filesystem::directory_iterator(); ++it) {
-        if (!it->path().filename().string().starts_with("recycled.")) return false;
+        if (!queue::is_recycled_file(it->path().filename().string())) return false;
       }
       if (ec) return false;
     }
