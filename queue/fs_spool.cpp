@@ -20,12 +20,16 @@ namespace {
 
 std::error_code last_error() { return {errno, std::system_category()}; }
 
+constexpr size_t kInitialBuffer = 16 * 1024;
+
 class FsSpoolWriter final : public SpoolWriter {
  public:
   // `reused`: the file held an earlier message (file_pool.h) and is cut to this one's length before its sync.
   FsSpoolWriter(FsSpool& spool, QueueId id, int fd, fs::path path, bool reused)
       : spool_(spool), id_(std::move(id)), fd_(fd), path_(std::move(path)), reused_(reused) {
-    buffer_.reserve(spool_.write_buffer());
+    // Grows up to write_buffer() only for messages that need it: most are a few KiB, and a 64 KiB allocation per
+    // message made the allocator consolidate and trim its heap on every free.
+    buffer_.reserve(std::min<size_t>(spool_.write_buffer(), kInitialBuffer));
     spool_.group_commit().message_started();
   }
 

@@ -29,7 +29,8 @@ using Clock = std::chrono::steady_clock;
 constexpr auto nothrow = asio::as_tuple(asio::use_awaitable);
 
 constexpr size_t kCommandRead = 4096;       // read size while in command mode
-constexpr size_t kDataRead = 64 * 1024;     // read size while receiving a message body
+constexpr size_t kDataRead = 64 * 1024;     // largest read while receiving a message body
+constexpr size_t kFirstDataRead = 16 * 1024;  // first read of a body: most messages fit, larger ones grow the reads
 constexpr size_t kMaxLine = 16 * 1024;      // longest line buffered (AUTH responses may exceed 512)
 constexpr size_t kShrinkAbove = 16 * 1024;  // give memory back after a message: idle sessions stay small
 constexpr auto kWriteTimeout = std::chrono::seconds(60);
@@ -59,6 +60,13 @@ struct Conn {
   bool bdat_spool_failed = false;
 
   std::string_view pending() const { return std::string_view(in).substr(pos); }
+  // The reads of one body start at kFirstDataRead and double with each further read, up to kDataRead.
+  size_t body_read = kFirstDataRead;
+  size_t next_body_read() {
+    const size_t size = body_read;
+    body_read = std::min(body_read * 2, kDataRead);
+    return size;
+  }
   void compact() {
     if (pos == 0) return;
     in.erase(0, pos);
@@ -176,6 +184,7 @@ std::unique_ptr<queue::SpoolWriter> open_spool(Conn& c) {
 template <class Stream>
 asio::awaitable<std::optional<Step>> receive_data(Stream& s, Conn& c) {
   auto writer = open_spool(c);
+  c.body_read = kFirstDataRead;
   DataReader reader(DataReader::Mode::dot, c.session.bare_lf(), c.session.max_message_size());
   std::string decoded;
   for (;;) {
@@ -184,7 +193,7 @@ asio::awaitable<std::optional<Step>> receive_data(Stream& s, Conn& c) {
     if (writer && !decoded.empty()) writer->append(decoded);
     decoded.clear();
     if (reader.done()) break;
-    if (!co_await read_more(s, c, kDataRead, c.ctx.options->data_timeout, true)) co_return std::nullopt;
+    if (!co_await read_more(s, c, c.next_body_read(), c.ctx.options->data_timeout, true)) co_return std::nullopt;
   }
   DataOutcome outcome = reader.outcome();
   if (!writer) outcome.write_failed = true;
@@ -206,7 +215,7 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
   if (c.session.bdat_discard()) {
     // A refused chunk: its octets are read and thrown away so the command stream stays in sync.
     for (uint64_t left = c.session.bdat_size(); left > 0;) {
-      if (c.pending().empty() && !co_await read_more(s, c, kDataRead, c.ctx.options->data_timeout, true))
+      if (c.pending().empty() && !co_await read_more(s, c, c.next_body_read(), c.ctx.options->data_timeout, true))
         co_return std::nullopt;
       size_t take = static_cast<size_t>(std::min<uint64_t>(left, c.pending().size()));
       c.pos += take;
@@ -224,6 +233,7 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
     c.bdat_reader.reset();
   }
   if (!c.bdat_reader) {
+    c.body_read = kFirstDataRead;
     c.bdat_writer = open_spool(c);
     c.bdat_spool_failed = !c.bdat_writer;
     c.bdat_reader.emplace(DataReader::Mode::chunk, c.session.bare_lf(), c.session.max_message_size());
@@ -231,7 +241,7 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
   uint64_t left = c.session.bdat_size();
   std::string decoded;
   while (left > 0) {
-    if (c.pending().empty() && !co_await read_more(s, c, kDataRead, c.ctx.options->data_timeout, true)) {
+    if (c.pending().empty() && !co_await read_more(s, c, c.next_body_read(), c.ctx.options->data_timeout, true)) {
       c.bdat_writer.reset();
       c.bdat_reader.reset();
       co_return std::nullopt;
