@@ -11,7 +11,7 @@ FROM debian:12 AS build
 RUN apt-get update \
  && apt-get install -y --no-install-recommends cmake ninja-build g++ pkg-config make ca-certificates \
       libboost1.81-dev libssl-dev libcurl4-openssl-dev libtomlplusplus-dev libspdlog-dev libfmt-dev \
-      libgmime-3.0-dev libcrypt-dev libhiredis-dev \
+      libgmime-3.0-dev libcrypt-dev libhiredis-dev libjemalloc-dev \
  && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
@@ -24,7 +24,7 @@ FROM debian:12-slim
 # The runtime libraries of the build stage's -dev packages, curl for the HEALTHCHECK, CA certificates for TLS.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates curl \
-      libssl3 libcurl4 libtomlplusplus3 libspdlog1.10 libfmt9 libgmime-3.0-0 libcrypt1 libhiredis0.14 \
+      libssl3 libcurl4 libtomlplusplus3 libspdlog1.10 libfmt9 libgmime-3.0-0 libcrypt1 libhiredis0.14 libjemalloc2 \
  && rm -rf /var/lib/apt/lists/* \
  && groupadd --system --gid 10025 smarthost \
  && useradd --system --uid 10025 --gid smarthost --home-dir /var/spool/smarthost --shell /usr/sbin/nologin smarthost \

@@ -119,6 +119,12 @@ TEST(CliConfig, VersionHelpAndUsageErrors) {
   auto v = run({smarthost_bin().string(), "version"});
   EXPECT_EQ(v.exit_code, 0);
   EXPECT_NE(v.out.find("smarthost "), std::string::npos);
+#ifdef SMARTHOST_EXPECT_JEMALLOC
+  // Linked with jemalloc (SMARTHOST_JEMALLOC): it, not glibc, must serve the process's malloc.
+  EXPECT_NE(v.out.find("allocator: jemalloc 5."), std::string::npos) << v.out;
+#else
+  EXPECT_NE(v.out.find("allocator: "), std::string::npos) << v.out;
+#endif
   auto h = run({smarthost_bin().string(), "help"});
   EXPECT_EQ(h.exit_code, 0);
   for (const char* cmd : {"serve", "check-config", "sendmail", "version"})
