@@ -79,8 +79,9 @@ class FsSpool final : public Spool {
   std::mutex listener_mutex_;
   std::function<void(const StoredMessage&)> listener_;
   FilePool pool_;
-  // Removals that need no sync (delivered messages) run on their own thread: an unlink costs 0.1-0.3 ms on ext4,
-  // and on the group-commit thread it held up the next group of commits.
+  // Unlinks that need no sync (delivered messages whose file the pool cannot keep) run on their own thread: an
+  // unlink costs 0.1-0.3 ms on ext4, and on the group-commit thread it held up the next group of commits. Files the
+  // pool keeps are renamed on the caller's thread (apply()).
   GroupCommit cleanup_;
   GroupCommit group_;  // last: its thread stops first
 };
