@@ -301,6 +301,7 @@ Step ClientProtocol::on_reply(const Reply& reply) {
     case State::rset:
       if (reply.code == 250) {
         state_ = State::ready;
+        transaction_clear_ = true;
         return {{}, Next::ready};
       }
       return fail(SmtpStage::rset, reply);
@@ -370,6 +371,7 @@ Step ClientProtocol::begin_message(const MessageParams& message) {
                              "internationalised addresses"));
   }
 
+  transaction_clear_ = false;
   std::string mail = "MAIL FROM:<" + message.mail_from + ">";
   if (ext_.size_offered && message.size > 0) mail += " SIZE=" + std::to_string(message.size);
   if (message.body == mail::BodyType::eight_bit_mime) mail += " BODY=8BITMIME";
@@ -436,6 +438,7 @@ Step ClientProtocol::on_transaction_reply(const Reply& reply) {
   if (state_ == State::data_end) {
     stage_ = SmtpStage::data_end;
     if (reply.code == 421) return fail(SmtpStage::data_end, reply);
+    transaction_clear_ = true;  // whatever the reply, the transaction is over (RFC 5321 4.1.1.4)
     if (!empty_data_) {
       for (size_t i = 0; i < recipients_.size(); ++i) {
         if (rcpt_accepted_[i] && !rcpt_results_[i]) record_recipient(i, SmtpStage::data_end, reply);

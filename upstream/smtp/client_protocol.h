@@ -96,6 +96,11 @@ class ClientProtocol {
   Step body_sent();
   // Checks an idle session before reuse: RSET, which must answer 250.
   Step probe();
+  // Ready, and no transaction is open on the server: the last one ended with the reply to its final dot (or
+  // none was begun, or RSET answered since), so the next MAIL needs no RSET before it (RFC 5321 4.1.1.4).
+  bool transaction_clear() const { return state_ == State::ready && transaction_clear_; }
+  // The message begun last got its 354: from then on its data may have reached the server.
+  bool data_started() const { return data_ok_; }
   // Ends the session politely.
   Step quit();
   // A read, write, TLS handshake or timeout failed: the session is over. Any message in progress ends with a
@@ -161,6 +166,7 @@ class ClientProtocol {
   std::deque<Command> to_send_;                                // commands not yet sent (no PIPELINING)
   bool mail_ok_ = false;
   bool data_ok_ = false;
+  bool transaction_clear_ = true;  // see transaction_clear()
   bool empty_data_ = false;  // DATA was accepted with no recipient: the dot alone was sent
   std::optional<DeliveryResult> result_;
   DeliveryResult building_;

@@ -56,7 +56,12 @@ asio::awaitable<Lease> ConnectionPool::acquire() {
     while (!idle_.empty()) {
       auto connection = std::move(idle_.back());
       idle_.pop_back();
-      if (Clock::now() - connection->idle_since < limits_.idle_timeout && co_await connection->probe()) {
+      const auto idle_for = Clock::now() - connection->idle_since;
+      if (idle_for < limits_.idle_timeout && idle_for < limits_.probe_after_idle && connection->clean()) {
+        ++stats_.reused;
+        co_return Lease{std::move(connection), std::nullopt, true};
+      }
+      if (idle_for < limits_.idle_timeout && co_await connection->probe()) {
         ++stats_.reused;
         co_return Lease{std::move(connection), std::nullopt};
       }

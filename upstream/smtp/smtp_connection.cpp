@@ -221,6 +221,8 @@ void SmtpConnection::close() {
 
 bool SmtpConnection::usable() const { return !closed_ && io_->socket.is_open() && protocol_.is_ready(); }
 
+bool SmtpConnection::clean() const { return usable() && protocol_.transaction_clear(); }
+
 void SmtpConnection::flush_trace() {
   if (settings_->debug_level <= 0) return;
   for (const auto& line : protocol_.take_trace()) {
@@ -405,6 +407,7 @@ bool too_many_recipients(const RecipientResult& r) {
 
 asio::awaitable<DeliveryResult> SmtpConnection::send(const OutboundMessage& message) {
   DeliveryResult result = co_await send_transaction(message);
+  lost_before_data_ = !usable() && protocol_.failure().has_value() && !protocol_.data_started();
   // Recipients over the server's per-transaction limit go in further transactions on the same session, as long
   // as each one makes progress (a bounded number of rounds).
   for (int round = 0; round < 100 && usable(); ++round) {

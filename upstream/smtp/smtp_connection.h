@@ -63,6 +63,11 @@ class SmtpConnection {
   void close();
 
   bool usable() const;
+  // Usable, and no transaction open on the server: the next message needs no RSET first.
+  bool clean() const;
+  // The last send() ended with the session lost (dropped, timed out, 421) before its message got a 354: nothing
+  // of it can have been delivered, so it may go again on another session.
+  bool lost_before_data() const { return lost_before_data_; }
   uint64_t messages_sent() const { return messages_; }
   uint64_t id() const { return id_; }
   std::chrono::steady_clock::time_point idle_since{};
@@ -82,6 +87,7 @@ class SmtpConnection {
   uint64_t messages_ = 0;
   uint64_t id_ = 0;
   bool closed_ = false;
+  bool lost_before_data_ = false;
 };
 
 }  // namespace smarthost::upstream::smtp

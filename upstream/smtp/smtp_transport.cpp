@@ -76,26 +76,44 @@ struct SmtpTransport::State {
         results.push_back(failed_result(message, *no_session));
         continue;
       }
-      if (connection && !co_await connection->probe()) {
-        pool->release(std::move(connection));  // broken: the pool closes it, the next message gets a new one
-        connection.reset();
-      }
-      if (!connection) {
-        Lease lease = co_await pool->acquire();
-        if (!lease.connection) {
-          spdlog::warn("smtp upstream={} qid={} no session: {}", name, message.queue_id,
-                       lease.failure->reply.to_string());
-          results.push_back(failed_result(message, *lease.failure));
-          no_session = std::move(lease.failure);
+      // A session reused without RSET (the last one of this batch, or an idle one used moments ago) may have
+      // been closed by the upstream meanwhile; when it turns out so before the message got its 354, nothing was
+      // delivered and the message goes on another session. Each such retry uses up a session, so this ends.
+      std::optional<DeliveryResult> result;
+      while (!result) {
+        bool unprobed = false;
+        if (connection && !connection->clean() && !co_await connection->probe()) {
+          pool->release(std::move(connection));  // broken: the pool closes it, the next message gets a new one
+          connection.reset();
+        } else if (connection) {
+          unprobed = true;
+        }
+        if (!connection) {
+          Lease lease = co_await pool->acquire();
+          if (!lease.connection) {
+            spdlog::warn("smtp upstream={} qid={} no session: {}", name, message.queue_id,
+                         lease.failure->reply.to_string());
+            result = failed_result(message, *lease.failure);
+            no_session = std::move(lease.failure);
+            break;
+          }
+          connection = std::move(lease.connection);
+          unprobed = lease.unprobed;
+        }
+        DeliveryResult sent = co_await connection->send(message);
+        const bool again = unprobed && connection->lost_before_data();
+        if (!connection->usable()) {
+          pool->release(std::move(connection));
+          connection.reset();
+        }
+        if (again) {
+          spdlog::debug("smtp upstream={} qid={} reused session was closed ({}); sending on another", name,
+                        message.queue_id, sent.reply);
           continue;
         }
-        connection = std::move(lease.connection);
+        result = std::move(sent);
       }
-      results.push_back(co_await connection->send(message));
-      if (!connection->usable()) {
-        pool->release(std::move(connection));
-        connection.reset();
-      }
+      results.push_back(std::move(*result));
     }
     if (connection) pool->release(std::move(connection));
     co_return results;
@@ -160,6 +178,7 @@ SmtpTransport::SmtpTransport(const conf::Upstream& upstream, const conf::Securit
   limits.max_connections = upstream.options.connection_pool_size.value_or(pool.max_connections);
   limits.max_idle_connections = pool.max_idle_connections;
   limits.idle_timeout = pool.idle_timeout;
+  limits.probe_after_idle = hooks.probe_after_idle;
   limits.wait_timeout = std::max<std::chrono::milliseconds>(pool.connection_timeout, smtp->timeout * 2);
   auto strand = state_->strand;
   state_->pool = std::make_shared<ConnectionPool>(

@@ -20,6 +20,7 @@ namespace smarthost::upstream::smtp {
 struct SmtpTransportHooks {
   SteadyClock clock;                           // the clock for OAuth2 token expiry
   std::shared_ptr<TokenSource> token_source;   // replaces the [authentication] token source
+  std::chrono::milliseconds probe_after_idle{5000};  // PoolLimits::probe_after_idle
 };
 
 class SmtpTransport final : public Transport {
@@ -33,7 +34,8 @@ class SmtpTransport final : public Transport {
 
   // Never throws for remote failures. Safe to call concurrently from any executor.
   boost::asio::awaitable<DeliveryResult> deliver(const OutboundMessage& message) override;
-  // Sends the whole batch over one connection (RSET between messages); a broken connection is replaced.
+  // Sends the whole batch over one connection (RSET between messages only after a transaction that did not end
+  // with its data); a broken connection is replaced.
   boost::asio::awaitable<std::vector<DeliveryResult>> deliver_batch(std::span<const OutboundMessage> batch) override;
   const std::string& name() const override;
   // A session of its own (never a pooled one): connect, EHLO, STARTTLS where configured, AUTH, QUIT.

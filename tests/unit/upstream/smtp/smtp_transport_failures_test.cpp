@@ -4,6 +4,7 @@
 #include <spdlog/sinks/ringbuffer_sink.h>
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "tests/support/smtp_fake/delivery_harness.h"
@@ -305,7 +306,10 @@ TEST_F(FakeRelay, NoBareLineEndsOrLongLinesLeave) {
 TEST_F(FakeRelay, BrokenIdleConnectionIsReplacedTransparently) {
   test::FakeSmtpServer fake(dir_.path() / "fake",
                             scenario(R"("rules": [{"cmd": "RSET", "connection": 1, "action": "drop"}])"));
-  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  SmtpTransportHooks probe_always;
+  probe_always.probe_after_idle = 0ms;
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor(),
+                          probe_always);
   EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
   DeliveryResult second = deliver(transport, message());
   EXPECT_EQ(second.outcome, Outcome::delivered) << second.reply;
@@ -316,12 +320,78 @@ TEST_F(FakeRelay, BrokenIdleConnectionIsReplacedTransparently) {
 
 TEST_F(FakeRelay, IdleConnectionIsReusedAfterAProbe) {
   test::FakeSmtpServer fake(dir_.path() / "fake", scenario(""));
-  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  SmtpTransportHooks probe_always;
+  probe_always.probe_after_idle = 0ms;  // every idle session counts as idle for long
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor(),
+                          probe_always);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
   EXPECT_EQ(fake.connections(), 1);
   EXPECT_EQ(transport.pool_stats().reused, 2u);
   auto commands = fake.commands();
   EXPECT_EQ(std::count(commands.begin(), commands.end(), std::string("RSET")), 2);
+}
+
+TEST_F(FakeRelay, SessionUsedMomentsAgoIsReusedWithoutRset) {
+  test::FakeSmtpServer fake(dir_.path() / "fake", scenario(""));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
+  EXPECT_EQ(fake.connections(), 1);
+  EXPECT_EQ(transport.pool_stats().reused, 2u);
+  auto commands = fake.commands();
+  EXPECT_EQ(std::count(commands.begin(), commands.end(), std::string("RSET")), 0);
+  EXPECT_EQ(fake.messages().size(), 3u);
+}
+
+TEST_F(FakeRelay, TransactionThatEndedWithoutDataIsResetBeforeTheNextMessage) {
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            scenario(R"("rules": [{"cmd": "RCPT", "message": 1, "reply": "550 5.1.1 No such user"}])"));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  EXPECT_EQ(deliver(transport, message()).outcome, Outcome::permanent);
+  EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
+  EXPECT_EQ(fake.connections(), 1);
+  auto commands = fake.commands();
+  auto second_mail = std::find_if(std::find_if(commands.begin(), commands.end(),
+                                               [](const std::string& c) { return c.starts_with("MAIL"); }) + 1,
+                                  commands.end(), [](const std::string& c) { return c.starts_with("MAIL"); });
+  ASSERT_NE(second_mail, commands.end());
+  EXPECT_EQ(*(second_mail - 1), "RSET") << "the open transaction (MAIL accepted, no recipient) is reset first";
+}
+
+TEST_F(FakeRelay, ReusedSessionClosedBeforeTheMessageGoesOnAnother) {
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            scenario(R"("rules": [{"cmd": "MAIL", "connection": 1, "message": 2, "action": "drop"}])"));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
+  DeliveryResult second = deliver(transport, message());
+  EXPECT_EQ(second.outcome, Outcome::delivered) << second.reply;
+  EXPECT_FALSE(second.upstream_unhealthy);
+  EXPECT_EQ(fake.connections(), 2);
+  EXPECT_EQ(fake.messages().size(), 2u);
+}
+
+TEST_F(FakeRelay, ReusedSessionAnswering421AtMailGoesOnAnother) {
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            scenario(R"("rules": [{"cmd": "MAIL", "connection": 1, "message": 2,
+                                                   "reply": "421 4.4.2 fake.example Error: timeout exceeded"}])"));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  std::vector<OutboundMessage> batch{message(), message(), message()};
+  auto results = test::run_to_completion(io_, transport.deliver_batch(batch));
+  ASSERT_EQ(results.size(), 3u);
+  for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::delivered) << r.reply;
+  EXPECT_EQ(fake.connections(), 2);
+  EXPECT_EQ(fake.messages().size(), 3u);
+}
+
+TEST_F(FakeRelay, ReusedSessionLostAfterTheDataIsNeverRetried) {
+  // The server has the message once it read the final dot; sending it again would deliver it twice.
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            scenario(R"("rules": [{"cmd": "DATA_END", "connection": 1, "message": 2, "action": "drop"}])"));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered);
+  DeliveryResult second = deliver(transport, message());
+  EXPECT_EQ(second.outcome, Outcome::temporary);
+  EXPECT_EQ(fake.connections(), 1);
+  EXPECT_EQ(fake.messages().size(), 2u);
 }
 
 TEST_F(FakeRelay, UnreachableUpstreamIsTemporaryAndUnhealthy) {
