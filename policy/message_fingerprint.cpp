@@ -76,6 +76,22 @@ void FingerprintingWriter::end_of_header() {
 
 void FingerprintingWriter::append(std::string_view bytes) {
   inner_->append(bytes);
+  observe(bytes);
+}
+
+std::string& FingerprintingWriter::append_buffer() {
+  inner_buffer_ = &inner_->append_buffer();
+  return *inner_buffer_;
+}
+
+void FingerprintingWriter::appended(size_t before) {
+  // Seen before the inner writer may write its buffer out and clear it.
+  if (inner_buffer_) observe(std::string_view(*inner_buffer_).substr(before));
+  inner_buffer_ = nullptr;
+  inner_->appended(before);
+}
+
+void FingerprintingWriter::observe(std::string_view bytes) {
   if (in_header_) {
     size_t body_start = std::string_view::npos;
     if (header_seen_ == 0 && bytes.starts_with("\r\n")) {

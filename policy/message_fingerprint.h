@@ -22,6 +22,8 @@ class FingerprintingWriter final : public queue::SpoolWriter {
   ~FingerprintingWriter() override;
 
   void append(std::string_view bytes) override;
+  std::string& append_buffer() override;
+  void appended(size_t before) override;
   uint64_t size() const override { return inner_->size(); }
   boost::asio::awaitable<queue::CommitResult> commit(const mail::Envelope& envelope) override {
     return inner_->commit(envelope);
@@ -37,10 +39,12 @@ class FingerprintingWriter final : public queue::SpoolWriter {
   std::string fingerprint(const mail::Envelope& envelope) const;
 
  private:
+  void observe(std::string_view bytes);  // what append() and appended() see pass
   void feed_header(std::string_view bytes);
   void end_of_header();
 
   std::unique_ptr<queue::SpoolWriter> inner_;
+  std::string* inner_buffer_ = nullptr;  // the inner writer's append_buffer() while a decoder fills it
   struct Digest;
   std::unique_ptr<Digest> body_;
   bool in_header_ = true;

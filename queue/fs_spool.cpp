@@ -52,6 +52,16 @@ class FsSpoolWriter final : public SpoolWriter {
     }
   }
 
+  std::string& append_buffer() override { return buffer_; }
+  void appended(size_t before) override {
+    size_ += buffer_.size() - before;
+    if (error_) {
+      buffer_.clear();  // nothing more is written after a write error
+    } else if (buffer_.size() >= spool_.write_buffer()) {
+      flush();
+    }
+  }
+
   uint64_t size() const override { return size_; }
   const QueueId& id() const override { return id_; }
 

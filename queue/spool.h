@@ -27,6 +27,14 @@ class SpoolWriter {
   virtual ~SpoolWriter() = default;  // an uncommitted writer removes its temporary file
   // Appends message bytes (unstuffed, CRLF line ends). A write error is remembered and reported by commit().
   virtual void append(std::string_view bytes) = 0;
+  // Appending in place, for a decoder: append_buffer() is a string to add message bytes to the end of, and
+  // appended() must follow with the size it had before. FsSpoolWriter hands out its own write buffer, so bytes go
+  // from the socket's read buffer into the spool's with no copy in between. The default collects and append()s.
+  virtual std::string& append_buffer() { return scratch_; }
+  virtual void appended(size_t before) {
+    append(std::string_view(scratch_).substr(before));
+    scratch_.clear();
+  }
   // Bytes appended so far.
   virtual uint64_t size() const = 0;
   // Makes the message durable together with its envelope (group commit) and hands it to the scheduler.
@@ -34,6 +42,9 @@ class SpoolWriter {
   virtual boost::asio::awaitable<CommitResult> commit(const mail::Envelope& envelope) = 0;
   // The id this message will have once committed (it also names the temporary file); for Received: headers.
   virtual const QueueId& id() const = 0;
+
+ private:
+  std::string scratch_;  // the default append_buffer()
 };
 
 class Spool {

@@ -180,18 +180,33 @@ std::unique_ptr<queue::SpoolWriter> open_spool(Conn& c) {
   return writer;
 }
 
+// Runs `decode(out)` with the spool writer's own buffer as `out` (queue/spool.h: append_buffer), so message bytes
+// go from the read buffer into the spool's without a copy in between; without a writer (the spool refused the
+// message) into `discard`, then dropped.
+template <class Decode>
+void decode_into(queue::SpoolWriter* writer, std::string& discard, Decode&& decode) {
+  if (!writer) {
+    decode(discard);
+    discard.clear();
+    return;
+  }
+  std::string& out = writer->append_buffer();
+  const size_t before = out.size();
+  decode(out);
+  writer->appended(before);
+}
+
 // Streams a DATA body through the decoder into the spool. nullopt when the connection failed mid-body.
 template <class Stream>
 asio::awaitable<std::optional<Step>> receive_data(Stream& s, Conn& c) {
   auto writer = open_spool(c);
   c.body_read = kFirstDataRead;
   DataReader reader(DataReader::Mode::dot, c.session.bare_lf(), c.session.max_message_size());
-  std::string decoded;
+  std::string discard;
   for (;;) {
-    size_t used = reader.feed(c.pending(), decoded);
+    size_t used = 0;
+    decode_into(writer.get(), discard, [&](std::string& out) { used = reader.feed(c.pending(), out); });
     c.pos += used;
-    if (writer && !decoded.empty()) writer->append(decoded);
-    decoded.clear();
     if (reader.done()) break;
     if (!co_await read_more(s, c, c.next_body_read(), c.ctx.options->data_timeout, true)) co_return std::nullopt;
   }
@@ -239,7 +254,7 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
     c.bdat_reader.emplace(DataReader::Mode::chunk, c.session.bare_lf(), c.session.max_message_size());
   }
   uint64_t left = c.session.bdat_size();
-  std::string decoded;
+  std::string discard;
   while (left > 0) {
     if (c.pending().empty() && !co_await read_more(s, c, c.next_body_read(), c.ctx.options->data_timeout, true)) {
       c.bdat_writer.reset();
@@ -248,17 +263,12 @@ asio::awaitable<std::optional<Step>> receive_bdat(Stream& s, Conn& c) {
     }
     auto avail = c.pending();
     size_t take = static_cast<size_t>(std::min<uint64_t>(left, avail.size()));
-    c.bdat_reader->feed(avail.substr(0, take), decoded);
+    decode_into(c.bdat_writer.get(), discard, [&](std::string& out) { c.bdat_reader->feed(avail.substr(0, take), out); });
     c.pos += take;
     left -= take;
-    if (c.bdat_writer && !decoded.empty()) c.bdat_writer->append(decoded);
-    decoded.clear();
   }
   bool last = c.session.bdat_last();
-  if (last) {
-    c.bdat_reader->finish_chunk(decoded);
-    if (c.bdat_writer && !decoded.empty()) c.bdat_writer->append(decoded);
-  }
+  if (last) decode_into(c.bdat_writer.get(), discard, [&](std::string& out) { c.bdat_reader->finish_chunk(out); });
   DataOutcome outcome = c.bdat_reader->outcome();
   if (c.bdat_spool_failed) outcome.write_failed = true;
   Step step = c.session.bdat_end(outcome);

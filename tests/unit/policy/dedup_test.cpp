@@ -60,6 +60,24 @@ TEST(Fingerprint, SameResultWhateverTheChunking) {
   }
 }
 
+TEST(Fingerprint, BytesAppendedInPlaceAreSeenLikeAppendedOnes) {
+  auto [id1, hash1, bytes1] = feed(kMessage, kMessage.size());
+  for (size_t step : {1, 3, 8, 64}) {
+    auto inner = std::make_unique<RecordingWriter>();
+    auto* raw = inner.get();
+    FingerprintingWriter w(std::move(inner));
+    for (size_t i = 0; i < kMessage.size(); i += step) {
+      std::string& out = w.append_buffer();  // the inner writer's (the default one, collecting)
+      const size_t before = out.size();
+      out.append(std::string_view(kMessage).substr(i, step));
+      w.appended(before);
+    }
+    EXPECT_EQ(w.message_id(), id1) << step;
+    EXPECT_EQ(w.body_hash(), hash1) << step;
+    EXPECT_EQ(raw->bytes, kMessage) << step;
+  }
+}
+
 TEST(Fingerprint, HeadersOutsideTheBodyDoNotMatter) {
   std::string resent = kMessage;
   resent.replace(resent.find("Q1"), 2, "Q9");  // a new Received: line on the re-submission

@@ -101,6 +101,38 @@ TEST(FsSpool, StreamsLargeMessagesThroughItsBuffer) {
   EXPECT_EQ(test::read_range(message->content_path, message->content_offset), expected);
 }
 
+TEST(FsSpool, BytesAppendedInPlaceAreStoredLikeAppendedOnes) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  FsSpoolOptions options;
+  options.write_buffer = 4096;
+  auto spool = open_spool(dir.path(), options);
+  std::error_code error;
+  auto writer = spool->begin(error);
+  ASSERT_TRUE(writer);
+  writer->append("Received: by test\r\n");
+  std::string expected = "Received: by test\r\n";
+  for (int i = 0; i < 500; ++i) {
+    // As a decoder does: straight into the writer's buffer, which is written out once past write_buffer.
+    std::string chunk = "chunk " + std::to_string(i) + std::string(static_cast<size_t>(i * 7 % 300), 'z') + "\r\n";
+    std::string& out = writer->append_buffer();
+    const size_t before = out.size();
+    out += chunk;
+    writer->appended(before);
+    expected += chunk;
+    EXPECT_LT(writer->append_buffer().size(), 4096u + 1024u) << "the buffer is written out, not grown";
+  }
+  EXPECT_EQ(writer->size(), expected.size());
+  std::optional<CommitResult> result;
+  const auto env = envelope("a@x.org", {"b@y.org"});
+  asio::co_spawn(io, [&]() -> asio::awaitable<void> { result = co_await writer->commit(env); }, asio::detached);
+  ASSERT_TRUE(test::run_until(io, [&] { return result.has_value(); }));
+  ASSERT_FALSE(result->error);
+  auto message = spool->dir().load(Folder::active, result->id, error);
+  ASSERT_TRUE(message);
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), expected);
+}
+
 TEST(FsSpool, ThousandsOfRecipientsMoveTheContentBehindABiggerRecord) {
   smarthost::test::TempDir dir;
   asio::io_context io;
