@@ -501,8 +501,7 @@ Step ClientProtocol::on_transaction_reply(const Reply& reply) {
 }
 
 Step ClientProtocol::body_sent() {
-  if (settings_.trace) trace_.push_back("C: <message body>");
-  if (settings_.trace) trace_.push_back("C: .");
+  if (settings_.trace) trace_.insert(trace_.end(), {std::string("C: <message body>"), std::string("C: .")});
   state_ = State::data_end;
   stage_ = SmtpStage::data_end;
   return {{}, Next::read_reply};
