@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 
 #include "tests/support/smtp_fake/delivery_harness.h"
 #include "tests/support/smtp_fake/fake_smtp_server.h"
@@ -301,6 +302,18 @@ TEST_F(FakeRelay, NoBareLineEndsOrLongLinesLeave) {
   EXPECT_TRUE(fake.messages()[0].data.starts_with(
       "Subject: x\r\n\r\nbare lf\r\nbare cr\r\nsmuggle\r\n.\r\nMAIL FROM:<x>\r\n"));
   EXPECT_EQ(fake.messages().size(), 1u);  // the smuggled ".\n" did not end the message
+}
+
+TEST_F(FakeRelay, AQueuedFileShorterThanItsRecordIsNeverSentTruncated) {
+  test::FakeSmtpServer fake(dir_.path() / "fake", scenario(""));
+  SmtpTransport transport(test::smtp_upstream(fake.port()), {}, {}, {}, "relay.test", io_.get_executor());
+  OutboundMessage m = message({"dest@example.net"}, "Subject: cut\r\n\r\nthe whole body\r\n");
+  std::filesystem::resize_file(m.content_path, m.content_offset + m.size - 6);  // damaged on disk
+  DeliveryResult r = deliver(transport, m);
+  EXPECT_EQ(r.outcome, Outcome::temporary) << r.reply;
+  EXPECT_NE(r.reply.find("shorter than its record"), std::string::npos) << r.reply;
+  EXPECT_TRUE(fake.messages().empty()) << "no final dot after a partial body";
+  EXPECT_EQ(deliver(transport, message()).outcome, Outcome::delivered) << "a new session for the next message";
 }
 
 TEST_F(FakeRelay, BrokenIdleConnectionIsReplacedTransparently) {
