@@ -1,6 +1,7 @@
 // The connections to one SMTP upstream: idle sessions are reused at once when they were used moments ago and ended
-// their last transaction, else after a successful RSET probe; broken ones are replaced transparently, idle ones close after idle_timeout, and never more than max_connections are open at
-// once (callers wait, with a deadline, for a free slot). Must be used from one strand (the transport's).
+// their last transaction, else after a successful RSET probe; broken ones are replaced transparently, idle ones
+// close after idle_timeout, and never more than max_connections are open at once (callers wait, with a deadline,
+// for a free slot). Must be used from one strand (the transport's).
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>

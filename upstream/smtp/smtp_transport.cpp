@@ -82,11 +82,11 @@ struct SmtpTransport::State {
       std::optional<DeliveryResult> result;
       while (!result) {
         bool unprobed = false;
-        if (connection && !connection->clean() && !co_await connection->probe()) {
+        if (connection && connection->clean()) {
+          unprobed = true;
+        } else if (connection && !co_await connection->probe()) {
           pool->release(std::move(connection));  // broken: the pool closes it, the next message gets a new one
           connection.reset();
-        } else if (connection) {
-          unprobed = true;
         }
         if (!connection) {
           Lease lease = co_await pool->acquire();

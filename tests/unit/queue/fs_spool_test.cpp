@@ -91,14 +91,9 @@ TEST(FsSpool, StreamsLargeMessagesThroughItsBuffer) {
   // The bytes are on their way to the file before commit: the writer keeps at most its buffer.
   EXPECT_GE(fs::file_size(dir.path() / "tmp" / writer->id()), expected.size() - 4096 + kRecordBlock);
 
-  std::optional<CommitResult> result;
-  const auto env = envelope("a@x.org", {"b@y.org"});
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { result = co_await writer->commit(env); }, asio::detached);
-  ASSERT_TRUE(test::run_until(io, [&] { return result.has_value(); }));
-  ASSERT_FALSE(result->error);
-  auto message = spool->dir().load(Folder::active, result->id, error);
-  ASSERT_TRUE(message);
-  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), expected);
+  CommitResult result = test::commit_writer(io, *writer, envelope("a@x.org", {"b@y.org"}));
+  ASSERT_FALSE(result.error) << result.error.message();
+  EXPECT_EQ(test::stored_content(*spool, result.id), expected);
 }
 
 TEST(FsSpool, BytesAppendedInPlaceAreStoredLikeAppendedOnes) {
@@ -123,14 +118,9 @@ TEST(FsSpool, BytesAppendedInPlaceAreStoredLikeAppendedOnes) {
     EXPECT_LT(writer->append_buffer().size(), 4096u + 1024u) << "the buffer is written out, not grown";
   }
   EXPECT_EQ(writer->size(), expected.size());
-  std::optional<CommitResult> result;
-  const auto env = envelope("a@x.org", {"b@y.org"});
-  asio::co_spawn(io, [&]() -> asio::awaitable<void> { result = co_await writer->commit(env); }, asio::detached);
-  ASSERT_TRUE(test::run_until(io, [&] { return result.has_value(); }));
-  ASSERT_FALSE(result->error);
-  auto message = spool->dir().load(Folder::active, result->id, error);
-  ASSERT_TRUE(message);
-  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), expected);
+  CommitResult result = test::commit_writer(io, *writer, envelope("a@x.org", {"b@y.org"}));
+  ASSERT_FALSE(result.error) << result.error.message();
+  EXPECT_EQ(test::stored_content(*spool, result.id), expected);
 }
 
 TEST(FsSpool, ThousandsOfRecipientsMoveTheContentBehindABiggerRecord) {

@@ -80,6 +80,18 @@ inline std::string sample_message(std::string_view subject = "hello") {
          "\r\nMessage-ID: <m1@example.org>\r\n\r\nBody line one.\r\nBody line two.\r\n";
 }
 
+// Commits what `writer` holds, running `io` until the commit completes.
+inline CommitResult commit_writer(asio::io_context& io, SpoolWriter& writer, const mail::Envelope& env) {
+  std::optional<CommitResult> result;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { result = co_await writer.commit(env); },
+      [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+  EXPECT_TRUE(run_until(io, [&] { return result.has_value(); }));
+  return result.value_or(CommitResult{std::make_error_code(std::errc::timed_out), {}});
+}
+
 // Writes and commits one message, running `io` until the commit completes.
 inline CommitResult commit(asio::io_context& io, FsSpool& spool, const mail::Envelope& env, std::string_view content,
                            system_clock::time_point received = {}) {
@@ -88,16 +100,17 @@ inline CommitResult commit(asio::io_context& io, FsSpool& spool, const mail::Env
   EXPECT_TRUE(writer) << error.message();
   if (!writer) return CommitResult{error, {}};
   writer->append(content);
-  std::optional<CommitResult> result;
   mail::Envelope copy = env;
   copy.received_at = received;
-  asio::co_spawn(
-      io, [&]() -> asio::awaitable<void> { result = co_await writer->commit(copy); },
-      [](std::exception_ptr e) {
-        if (e) std::rethrow_exception(e);
-      });
-  EXPECT_TRUE(run_until(io, [&] { return result.has_value(); }));
-  return result.value_or(CommitResult{std::make_error_code(std::errc::timed_out), {}});
+  return commit_writer(io, *writer, copy);
+}
+
+// The content of the message `id` in active/ as stored; empty (and a test failure) when it cannot be loaded.
+inline std::string stored_content(const FsSpool& spool, const QueueId& id) {
+  std::error_code error;
+  auto message = spool.dir().load(Folder::active, id, error);
+  EXPECT_TRUE(message) << error.message();
+  return message ? read_range(message->content_path, message->content_offset) : std::string();
 }
 
 // A Transport whose answers come from `script`; it records every message (and its content) handed to it.
