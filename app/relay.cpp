@@ -20,6 +20,7 @@
 #include <thread>
 
 #include "app/config_source.h"
+#include "app/cpu_scheduling.h"
 #include "app/route_switch.h"
 #include "app/sd_notify.h"
 #include "conf/config_diff.h"
@@ -145,6 +146,12 @@ std::string describe_changes(const std::vector<conf::KeyChange>& changes) {
     out += c.key + ": " + shown(c.before) + " -> " + shown(c.after);
   }
   return out;
+}
+
+// Applies [performance] cpu_scheduling to the relay's threads; a failure is logged, never fatal.
+void set_cpu_scheduling(conf::CpuScheduling scheduling) {
+  if (auto ec = apply_cpu_scheduling(scheduling))
+    spdlog::warn("cpu_scheduling = \"{}\" not applied: {}", cpu_scheduling_name(scheduling), ec.message());
 }
 
 // Changed keys that the running relay cannot apply: they take effect at the next start.
@@ -293,6 +300,7 @@ std::vector<std::string> Relay::banner() const {
   lines.push_back("configuration: " + c.source_path + " (sha256=" + c.sha256 + ")");
   lines.push_back("queue: " + std::filesystem::absolute(c.queue.dir).lexically_normal().string() + " (" +
                   std::to_string(p.scheduler->queued()) + " messages waiting)");
+  lines.push_back(std::string("cpu scheduling: ") + cpu_scheduling_name(c.performance.cpu_scheduling));
   for (const auto& u : c.upstreams) lines.push_back("delivering through " + describe(u));
   for (auto& line : p.monitoring->banner()) lines.push_back(std::move(line));
   if (c.test_mode.enabled) {
@@ -392,6 +400,8 @@ void Relay::Parts::reload() {
     config_ = next;
   }
   monitoring->reconfigure();  // health checks, alerts and metrics follow the new configuration
+  if (next->performance.cpu_scheduling != old->performance.cpu_scheduling)
+    set_cpu_scheduling(next->performance.cpu_scheduling);
   spdlog::info("configuration reloaded from {}: sha256={} (was {}); {} key{} changed: {}", next->source_path,
                next->sha256, old->sha256, changes.size(), changes.size() == 1 ? "" : "s", describe_changes(changes));
   if (auto later = needing_restart(changes); !later.empty()) {
@@ -414,6 +424,7 @@ void raise_file_limit() {
 int Relay::run() {
   auto& p = *parts_;
   raise_file_limit();
+  set_cpu_scheduling(p.config()->performance.cpu_scheduling);
   // The admin socket first: once SMTP answers, `smarthost queue` finds the running relay.
   if (auto ec = p.admin->start())
     spdlog::warn("queue admin socket {}: {}; `smarthost queue` cannot reach this relay", p.admin->path().string(),

@@ -182,8 +182,12 @@ struct ConnectionPoolConfig {
   Seconds idle_timeout{300};
 };
 
+// (new) The relay's CPU scheduling policy: batch (SCHED_BATCH) or normal (SCHED_OTHER); app/cpu_scheduling.h.
+enum class CpuScheduling { batch, normal };
+
 struct PerformanceConfig {
   ConnectionPoolConfig connection_pool;
+  CpuScheduling cpu_scheduling = CpuScheduling::batch;
 };
 
 enum class CacheProvider { memory, redis };

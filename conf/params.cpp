@@ -312,6 +312,8 @@ const Schema<Config>& tables_schema() {
     };
     Schema<PerformanceConfig> performance{
         table("connection_pool", &PerformanceConfig::connection_pool, pool),
+        choice("cpu_scheduling", &PerformanceConfig::cpu_scheduling, CpuScheduling::batch,
+               {{"batch", CpuScheduling::batch}, {"normal", CpuScheduling::normal}}),
     };
     using Cache = CachingConfig;
     Schema<Cache> caching{

@@ -15,6 +15,7 @@ namespace asio = boost::asio;
 
 namespace {
 constexpr size_t kMaxGather = 64;  // a group never waits for more commits than this
+constexpr size_t kMaxSyncing = 2;  // groups between their data sync and their completion
 }  // namespace
 
 struct GroupCommit::Job {
@@ -23,8 +24,17 @@ struct GroupCommit::Job {
   Completion done;
 };
 
+struct GroupCommit::Group {
+  std::deque<Job> jobs;
+  SpoolDir::PartlyApplied applied;
+};
+
 GroupCommit::GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method, std::chrono::microseconds gather)
-    : dir_(dir), method_(method), gather_(gather), thread_([this] { run(); }) {}
+    : dir_(dir),
+      method_(method),
+      gather_(gather),
+      folder_thread_([this] { sync_folders(); }),
+      thread_([this] { run(); }) {}
 
 GroupCommit::~GroupCommit() {
   {
@@ -33,6 +43,12 @@ GroupCommit::~GroupCommit() {
   }
   wake_.notify_one();
   thread_.join();
+  {
+    std::lock_guard lock(mutex_);
+    folders_stopping_ = true;
+  }
+  folder_wake_.notify_one();
+  folder_thread_.join();
 }
 
 void GroupCommit::submit(SpoolChange change, asio::any_io_executor executor, Completion done) {
@@ -89,18 +105,43 @@ void GroupCommit::run() {
       waiting_for_ = 0;  // busy: submissions need not wake it until it waits again
       group.swap(pending_);
     }
+    auto syncing = std::make_unique<Group>();
+    syncing->jobs = std::move(group);
     std::vector<SpoolChange*> changes;
-    changes.reserve(group.size());
-    for (auto& job : group) changes.push_back(&job.change);
-    std::vector<std::error_code> errors = dir_.apply_all(std::move(changes), method_);
+    changes.reserve(syncing->jobs.size());
+    for (auto& job : syncing->jobs) changes.push_back(&job.change);
+    syncing->applied = dir_.apply_files(std::move(changes), method_);
+    {
+      std::unique_lock lock(mutex_);
+      last_group_ = syncing->jobs.size();
+      folder_done_.wait(lock, [this] { return syncing_.size() < kMaxSyncing; });
+      syncing_.push_back(std::move(syncing));
+    }
+    folder_wake_.notify_one();
+  }
+}
+
+void GroupCommit::sync_folders() {
+  while (true) {
+    Group* group = nullptr;
+    {
+      std::unique_lock lock(mutex_);
+      folder_wake_.wait(lock, [this] { return folders_stopping_ || !syncing_.empty(); });
+      if (syncing_.empty()) return;  // stopping, and every group completed
+      group = syncing_.front().get();
+    }
+    std::vector<std::error_code> errors = dir_.sync_folders(group->applied);
+    std::unique_ptr<Group> finished;
     {
       std::lock_guard lock(mutex_);
       ++groups_;
-      changes_ += group.size();
-      last_group_ = group.size();
+      changes_ += group->jobs.size();
+      finished = std::move(syncing_.front());
+      syncing_.pop_front();
     }
-    for (size_t i = 0; i < group.size(); ++i) {
-      auto& job = group[i];
+    folder_done_.notify_one();
+    for (size_t i = 0; i < finished->jobs.size(); ++i) {
+      auto& job = finished->jobs[i];
       asio::post(job.executor, [done = std::move(job.done), error = errors[i]]() mutable { std::move(done)(error); });
     }
   }

@@ -359,8 +359,17 @@ std::error_code SpoolDir::apply(SpoolChange& change) const {
 }
 
 std::vector<std::error_code> SpoolDir::apply_all(std::vector<SpoolChange*> changes, SyncMethod method) const {
+  PartlyApplied applied = apply_files(std::move(changes), method);
+  return sync_folders(applied);
+}
+
+SpoolDir::PartlyApplied SpoolDir::apply_files(std::vector<SpoolChange*> changes, SyncMethod method) const {
   const size_t count = changes.size();
-  std::vector<std::error_code> errors(count);
+  PartlyApplied applied;
+  applied.errors.resize(count);
+  applied.touched.resize(count);
+  applied.renamed.resize(count, 0);
+  auto& errors = applied.errors;
   const fs::path tmp = root_ / "tmp";
 
   // 1. Make the written files durable.
@@ -388,17 +397,19 @@ std::vector<std::error_code> SpoolDir::apply_all(std::vector<SpoolChange*> chang
   }
 
   // 2. Renames and removals, remembering which folders each change touched.
-  std::vector<std::set<fs::path>> touched(count);
-  std::vector<size_t> renamed(count, 0);
+  auto touch = [&](size_t i, const fs::path& folder) {
+    auto& folders = applied.touched[i];
+    if (std::find(folders.begin(), folders.end(), folder) == folders.end()) folders.push_back(folder);
+  };
   for (size_t i = 0; i < count; ++i) {
     if (errors[i]) continue;
     for (const auto& [from, to] : changes[i]->renames) {
       errors[i] = fault(SpoolStep::rename);
       if (!errors[i] && ::rename(from.c_str(), to.c_str()) != 0) errors[i] = last_error();
       if (errors[i]) break;
-      ++renamed[i];
-      touched[i].insert(to.parent_path());
-      if (!is_in(from, tmp)) touched[i].insert(from.parent_path());
+      ++applied.renamed[i];
+      touch(i, to.parent_path());
+      if (!is_in(from, tmp)) touch(i, from.parent_path());
     }
     if (errors[i]) continue;
     for (size_t r = 0; r < changes[i]->removals.size(); ++r) {
@@ -411,19 +422,30 @@ std::vector<std::error_code> SpoolDir::apply_all(std::vector<SpoolChange*> chang
         errors[i] = last_error();
       }
       if (errors[i]) break;
-      if (changes[i]->sync_removals) touched[i].insert(path.parent_path());
+      if (changes[i]->sync_removals) touch(i, path.parent_path());
     }
   }
+  applied.changes = std::move(changes);
+  return applied;
+}
+
+std::vector<std::error_code> SpoolDir::sync_folders(PartlyApplied& applied) const {
+  const auto& changes = applied.changes;
+  auto& errors = applied.errors;
+  const size_t count = changes.size();
+  const fs::path tmp = root_ / "tmp";
 
   // 3. One fsync per folder for the whole group.
   std::set<fs::path> folders;
   for (size_t i = 0; i < count; ++i)
-    if (!errors[i]) folders.insert(touched[i].begin(), touched[i].end());
+    if (!errors[i]) folders.insert(applied.touched[i].begin(), applied.touched[i].end());
   for (const auto& folder : folders) {
     std::error_code ec = sync_directory(folder);
     if (!ec) continue;
-    for (size_t i = 0; i < count; ++i)
-      if (!errors[i] && touched[i].count(folder)) errors[i] = ec;
+    for (size_t i = 0; i < count; ++i) {
+      const auto& touched = applied.touched[i];
+      if (!errors[i] && std::find(touched.begin(), touched.end(), folder) != touched.end()) errors[i] = ec;
+    }
   }
 
   // 4. A failed change leaves no temporary file behind, and a failed commit no message either.
@@ -431,14 +453,14 @@ std::vector<std::error_code> SpoolDir::apply_all(std::vector<SpoolChange*> chang
     if (!errors[i]) continue;
     const auto& renames = changes[i]->renames;
     for (size_t r = 0; r < renames.size(); ++r) {
-      if (r < renamed[i]) {
+      if (r < applied.renamed[i]) {
         if (changes[i]->undo_renames_on_failure) ::unlink(renames[r].second.c_str());
       } else if (is_in(renames[r].first, tmp)) {
         ::unlink(renames[r].first.c_str());
       }
     }
   }
-  return errors;
+  return std::move(errors);
 }
 
 std::optional<SpoolLock> SpoolLock::acquire(const fs::path& root, std::error_code& error) {

@@ -105,6 +105,19 @@ class SpoolDir {
   enum class SyncMethod { automatic, fdatasync, syncfs };
   std::vector<std::error_code> apply_all(std::vector<SpoolChange*> changes, SyncMethod method) const;
 
+  // apply_all() in its two halves, so that the group commit can sync one group's folders while the next group's
+  // data syncs. The changes must stay alive (and unchanged) from the first half to the second.
+  struct PartlyApplied {
+    std::vector<SpoolChange*> changes;
+    std::vector<std::error_code> errors;
+    std::vector<std::vector<std::filesystem::path>> touched;  // folders each change must fsync
+    std::vector<size_t> renamed;                               // renames done per change
+  };
+  // The data sync, then the renames and removals.
+  PartlyApplied apply_files(std::vector<SpoolChange*> changes, SyncMethod method) const;
+  // One fsync per folder touched, then the undo of failed changes. Returns one error code per change.
+  std::vector<std::error_code> sync_folders(PartlyApplied& applied) const;
+
   // The fault hook's verdict for a step (no error when no hook is set).
   std::error_code fault(SpoolStep step) const;
   void synced(SyncKind kind) const;

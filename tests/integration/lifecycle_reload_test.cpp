@@ -3,11 +3,13 @@
 // reload adds a listener, then removes the first one while a session on it is still open; it swaps the upstream;
 // it logs the SHA-256 and the changed keys with secrets masked.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <signal.h>
 
 #include <atomic>
 #include <fstream>
 #include <regex>
+#include <sstream>
 #include <thread>
 
 #include "tests/integration/policy_submit.h"
@@ -221,6 +223,48 @@ TEST(LifecycleReload, TheHashAndTheChangedKeysAreLoggedWithSecretsMasked) {
   // A reload with nothing changed says so.
   relay.signal(SIGHUP);
   EXPECT_TRUE(wait_log(relay, "configuration unchanged")) << relay.log();
+}
+
+// The scheduling policy of every thread of `pid` (field 41 of /proc/<pid>/task/<tid>/stat).
+std::vector<int> thread_policies(pid_t pid) {
+  std::vector<int> policies;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
+    std::string stat = read_file(task.path() / "stat");
+    std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // field 3 onwards
+    std::string field;
+    for (int n = 3; n <= 41 && fields >> field; ++n) {
+    }
+    policies.push_back(std::stoi(field));
+  }
+  return policies;
+}
+
+TEST(LifecycleReload, CpuSchedulingIsBatchByDefaultAndAReloadChangesIt) {
+  RelayOptions o;
+  o.extra = "[performance]\ncpu_scheduling = \"normal\"\n";
+  Relay relay(o);
+  ASSERT_TRUE(relay.start()) << relay.log();
+  ASSERT_TRUE(wait_log(relay, "cpu scheduling: normal")) << relay.log();
+  auto policies = thread_policies(relay.pid());
+  ASSERT_GE(policies.size(), 3u);  // sessions, deliveries, group commit at least
+  for (int policy : policies) EXPECT_EQ(policy, SCHED_OTHER);
+
+  rewrite(relay, "cpu_scheduling = \"normal\"", "cpu_scheduling = \"batch\"");
+  relay.signal(SIGHUP);
+  ASSERT_TRUE(wait_log(relay, "configuration reloaded")) << relay.log();
+  EXPECT_NE(relay.log().find("performance.cpu_scheduling: \"normal\" -> \"batch\""), std::string::npos) << relay.log();
+  EXPECT_EQ(relay.log().find("take effect only after a restart"), std::string::npos) << relay.log();
+  for (int policy : thread_policies(relay.pid())) EXPECT_EQ(policy, SCHED_BATCH);
+  // Mail still flows.
+  EXPECT_TRUE(submit(relay.port(), Letter{}).accepted()) << relay.log();
+  EXPECT_TRUE(relay.wait_delivered(1)) << relay.log();
+}
+
+TEST(LifecycleReload, CpuSchedulingDefaultsToBatch) {
+  Relay relay;
+  ASSERT_TRUE(relay.start()) << relay.log();
+  ASSERT_TRUE(wait_log(relay, "cpu scheduling: batch")) << relay.log();
+  for (int policy : thread_policies(relay.pid())) EXPECT_EQ(policy, SCHED_BATCH);
 }
 
 }  // namespace

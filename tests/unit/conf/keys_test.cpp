@@ -174,6 +174,7 @@ const std::vector<KeyCase>& cases() {
       {"file", "performance.connection_pool", "max_idle_connections", "5", "0", "0", {"-1"}},
       {"file", "performance.connection_pool", "connection_timeout", "\"30s\"", "10", "\"10s\"", {"0", "601"}},
       {"file", "performance.connection_pool", "idle_timeout", "\"5m\"", "60", "\"1m\"", {"0"}},
+      {"file", "performance", "cpu_scheduling", "\"batch\"", "\"normal\"", "\"normal\"", {"\"fifo\"", "1"}},
       // ---- [caching]
       {"file", "caching", "enable_response_caching", "false", "true", "true", {"1"}},
       {"file", "caching", "cache_ttl", "\"1h\"", "\"2h\"", "\"2h\"", {"0"}},
