@@ -29,15 +29,22 @@ class FilePool {
  public:
   FilePool(std::filesystem::path tmp, size_t capacity, uint64_t max_size);
 
-  // A fresh name in tmp/ for `file` (a delivered message's) to be renamed to, or nullopt when the pool is full
-  // or the file too big (it is then simply unlinked).
-  std::optional<std::filesystem::path> name_for(const std::filesystem::path& file);
+  // A file held by the pool and its size in bytes.
+  struct File {
+    std::filesystem::path path;
+    uint64_t size = 0;
+  };
+
+  // A fresh name in tmp/ for `file` (a delivered message's, of `size` bytes: its record and content; looked up
+  // when not given) to be renamed to, or nullopt when the pool is full or the file too big (it is then simply
+  // unlinked).
+  std::optional<std::filesystem::path> name_for(const std::filesystem::path& file, std::optional<uint64_t> size);
   // The file, renamed to a name_for() name, may be handed out once an fsync of active/ numbered `ready_after` or
   // later has succeeded (SpoolDir::active_syncs_*). False when the pool filled up meanwhile: the caller unlinks it.
-  bool put(std::filesystem::path file, uint64_t ready_after);
+  bool put(File file, uint64_t ready_after);
   // The oldest file whose departure from active/ is durable, given the last successful fsync of active/; taken
   // out of the pool. nullopt when there is none yet.
-  std::optional<std::filesystem::path> take(uint64_t active_syncs_done);
+  std::optional<File> take(uint64_t active_syncs_done);
 
   size_t size() const;  // files held, ready or not
 
@@ -47,7 +54,7 @@ class FilePool {
   const uint64_t max_size_;
   std::atomic<uint64_t> names_{0};
   mutable std::mutex mutex_;
-  std::deque<std::pair<std::filesystem::path, uint64_t>> files_;  // oldest first, with their ready_after
+  std::deque<std::pair<File, uint64_t>> files_;  // oldest first, with their ready_after
 };
 
 }  // namespace smarthost::queue

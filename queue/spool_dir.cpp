@@ -80,7 +80,8 @@ SpoolChange::SpoolChange(SpoolChange&& other) noexcept
       removals(std::move(other.removals)),
       undo_renames_on_failure(other.undo_renames_on_failure),
       sync_removals(other.sync_removals),
-      recycle_into(std::move(other.recycle_into)) {}
+      recycle_into(std::move(other.recycle_into)),
+      first_removal_size(other.first_removal_size) {}
 
 SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
   if (this != &other) {
@@ -91,6 +92,7 @@ SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
     undo_renames_on_failure = other.undo_renames_on_failure;
     sync_removals = other.sync_removals;
     recycle_into = std::move(other.recycle_into);
+    first_removal_size = other.first_removal_size;
   }
   return *this;
 }
@@ -349,6 +351,7 @@ SpoolChange SpoolDir::move_change(StoredMessage& message, Folder to, std::error_
 SpoolChange SpoolDir::removal_change(const StoredMessage& message, bool durable) const {
   SpoolChange change;
   change.sync_removals = durable;
+  if (message.content_offset > 0) change.first_removal_size = message.content_offset + message.size;
   change.removals.push_back(message_path(message.folder, message.id));
   change.removals.push_back(state_path(message.folder, message.id));
   return change;

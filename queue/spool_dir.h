@@ -47,6 +47,8 @@ struct SpoolChange {
   bool sync_removals = true;
   // When set, the first removal is renamed to this path in tmp/ instead of unlinked, for reuse (file_pool.h).
   std::filesystem::path recycle_into;
+  // The size of the first removal (a message's file: its record and content) when known.
+  std::optional<uint64_t> first_removal_size;
 
   SpoolChange() = default;
   SpoolChange(SpoolChange&& other) noexcept;

@@ -438,8 +438,7 @@ asio::awaitable<void> serve(Socket socket, ConnectionContext context, bool impli
     co_await run_tls(socket, c, false);
   }
   boost::system::error_code ignored;
-  socket.shutdown(Socket::shutdown_both, ignored);
-  socket.close(ignored);
+  socket.close(ignored);  // sends the FIN (no shutdown() first: nothing else holds the socket)
   c->ctx.policy->on_disconnect(c->ctx.client);
   finish(c);
   spdlog::debug("{} disconnect", c->tag());

@@ -267,6 +267,41 @@ TEST(FsSpool, ADeliveredMessagesFileIsReusedOnlyAfterActiveWasSyncedSinceItLeft)
   EXPECT_EQ(spool->file_pool().size(), 0u);
 }
 
+// A recycled file whose earlier message was no longer than the new one is overwritten whole (no truncation is
+// needed); it must still end exactly where the new message does.
+TEST(FsSpool, ALongerMessageOverwritesARecycledFileWhole) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  auto spool = open_spool(dir.path());
+  const auto env = envelope("a@example.org", {"b@example.net"});
+  QueueId first = commit(io, *spool, env, sample_message("short")).id;
+  const ino_t inode = inode_of(dir.path() / "active" / first);
+  ASSERT_FALSE(remove_delivered(io, *spool, first));
+  ASSERT_EQ(spool->file_pool().size(), 1u);
+  // Another commit's sync of active/ makes the departure durable, so the next message gets the file.
+  commit(io, *spool, env, sample_message("makes the departure durable"));
+  const std::string longer = sample_message("a longer message than the first") + std::string(3000, 'z') + "\r\n";
+  QueueId reused = commit(io, *spool, env, longer).id;
+  ASSERT_EQ(inode_of(dir.path() / "active" / reused), inode) << "the recycled file";
+  EXPECT_EQ(fs::file_size(dir.path() / "active" / reused), kRecordBlock + longer.size());
+  std::error_code error;
+  auto message = spool->dir().load(Folder::active, reused, error);
+  ASSERT_TRUE(message) << error.message();
+  EXPECT_EQ(test::read_range(message->content_path, message->content_offset), longer);
+
+  // The same length again: equal sizes, still exact.
+  ASSERT_FALSE(remove_delivered(io, *spool, reused));
+  commit(io, *spool, env, sample_message("makes the departure durable again"));
+  std::string same = longer;
+  same.replace(same.size() - 10, 5, "ABCDE");
+  QueueId again = commit(io, *spool, env, same).id;
+  ASSERT_EQ(inode_of(dir.path() / "active" / again), inode);
+  EXPECT_EQ(fs::file_size(dir.path() / "active" / again), kRecordBlock + same.size());
+  auto second = spool->dir().load(Folder::active, again, error);
+  ASSERT_TRUE(second) << error.message();
+  EXPECT_EQ(test::read_range(second->content_path, second->content_offset), same);
+}
+
 TEST(FsSpool, ThePoolKeepsNoFileBeyondItsBounds) {
   smarthost::test::TempDir dir;
   asio::io_context io;
