@@ -172,6 +172,59 @@ TEST_F(HttpClientTest, TimesOutASlowAnswer) {
   EXPECT_FALSE(response.error.empty());
 }
 
+// curl's timer is kept lazily (a later deadline does not re-arm it, an early expiry re-arms for the real one): a
+// short timeout set after a long one still fires on time, and the long one neither fires early nor is lost.
+TEST_F(HttpClientTest, ShortAndLongTimeoutsTogetherEachHoldTheirOwn) {
+  FakeHttpServer server([](const HttpExchange& exchange) {
+    FakeAnswer answer;
+    answer.delay = exchange.target == "/slow" ? 3s : 700ms;
+    return answer;
+  });
+  struct Result {
+    HttpResponse response;
+    std::chrono::steady_clock::duration took{};
+    bool done = false;
+  };
+  Result patient, hasty;
+  auto start = std::chrono::steady_clock::now();
+  auto spawn = [&](std::string target, std::chrono::milliseconds timeout, Result& result) {
+    boost::asio::co_spawn(
+        io_,
+        [&, target, timeout]() -> boost::asio::awaitable<void> {
+          HttpRequest request;
+          request.url = server.base_url() + target;
+          request.timeout = timeout;
+          auto pending = client_.request(request);
+          result.response = co_await std::move(pending);
+          result.took = std::chrono::steady_clock::now() - start;
+          result.done = true;
+        },
+        [](std::exception_ptr e) { if (e) std::rethrow_exception(e); });
+  };
+  spawn("/answer", 5000ms, patient);  // armed first, far out
+  spawn("/slow", 300ms, hasty);       // then a nearer deadline
+  while (!(patient.done && hasty.done) && std::chrono::steady_clock::now() - start < 10s) io_.run_one_for(50ms);
+  ASSERT_TRUE(hasty.done && patient.done);
+  EXPECT_TRUE(hasty.response.timed_out);
+  EXPECT_GE(hasty.took, 300ms);
+  EXPECT_LT(hasty.took, 1500ms) << "the nearer deadline fired late";
+  EXPECT_EQ(patient.response.status, 200) << patient.response.error;
+  EXPECT_FALSE(patient.response.timed_out);
+  EXPECT_GE(patient.took, 700ms);
+
+  // And the other way round: a near deadline first, then a far one that must not be cut short by it.
+  Result first, second;
+  start = std::chrono::steady_clock::now();
+  spawn("/slow", 200ms, first);
+  spawn("/answer", 4000ms, second);
+  while (!(first.done && second.done) && std::chrono::steady_clock::now() - start < 10s) io_.run_one_for(50ms);
+  ASSERT_TRUE(first.done && second.done);
+  EXPECT_TRUE(first.response.timed_out);
+  EXPECT_LT(first.took, 1500ms);
+  EXPECT_EQ(second.response.status, 200) << second.response.error;
+  EXPECT_GE(second.took, 700ms);
+}
+
 TEST_F(HttpClientTest, ReportsADroppedConnection) {
   FakeHttpServer server([](const HttpExchange&) {
     FakeAnswer answer;
