@@ -13,8 +13,9 @@
 
 namespace smarthost::app {
 
-// Sets the policy of every thread of this process (threads started later inherit it). Unprivileged: both
-// policies are normal-priority ones.
+// Sets the policy of every thread of this process that does not have it yet (threads started later inherit it).
+// Unprivileged: both policies are normal-priority ones; but a seccomp filter may forbid the call (EPERM), as the
+// systemd unit's does, which sets the policy itself with CPUSchedulingPolicy=batch.
 std::error_code apply_cpu_scheduling(conf::CpuScheduling scheduling);
 
 // The name used in the configuration and in logs.

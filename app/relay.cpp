@@ -151,7 +151,10 @@ std::string describe_changes(const std::vector<conf::KeyChange>& changes) {
 // Applies [performance] cpu_scheduling to the relay's threads; a failure is logged, never fatal.
 void set_cpu_scheduling(conf::CpuScheduling scheduling) {
   if (auto ec = apply_cpu_scheduling(scheduling))
-    spdlog::warn("cpu_scheduling = \"{}\" not applied: {}", cpu_scheduling_name(scheduling), ec.message());
+    spdlog::warn("cpu_scheduling = \"{}\" not applied: {}{}", cpu_scheduling_name(scheduling), ec.message(),
+                 ec == std::errc::operation_not_permitted
+                     ? " (under systemd, set CPUSchedulingPolicy= in the unit to match, or cpu_scheduling to its policy)"
+                     : "");
 }
 
 // Changed keys that the running relay cannot apply: they take effect at the next start.
