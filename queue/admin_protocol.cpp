@@ -232,8 +232,14 @@ std::string format_request(const Request& request) {
   for (const auto& v : kVerbs) {
     if (v.verb != request.verb) continue;
     std::string line(v.word);
-    if (!v.flag.empty()) line += " " + std::string(v.flag);
-    if (v.takes_id) line += " " + request.id;
+    if (!v.flag.empty()) {
+      line += ' ';
+      line += v.flag;
+    }
+    if (v.takes_id) {
+      line += ' ';
+      line += request.id;
+    }
     return line;
   }
   return "list";

@@ -99,6 +99,7 @@ std::error_code retry_on_disk(const SpoolDir& dir, StoredMessage& message, syste
   SpoolChange change = updated.folder == Folder::active ? dir.state_change(updated, error)
                                                          : dir.move_change(updated, Folder::active, error);
   if (error || (error = dir.apply(change))) return error;
+  updated.state_file = true;  // state_change wrote one (move_change says so itself)
   message = std::move(updated);
   return {};
 }

@@ -431,7 +431,10 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     std::error_code error;
     SpoolChange change;
     switch (disposition) {
-      case Disposition::stay_active: change = spool.dir().state_change(message, error); break;
+      case Disposition::stay_active:
+        change = spool.dir().state_change(message, error);
+        message.state_file = true;  // written, or perhaps half: either way its removal must look for it
+        break;
       case Disposition::hold: change = spool.dir().move_change(message, Folder::hold, error); break;
       case Disposition::fail: change = spool.dir().move_change(message, Folder::failed, error); break;
       case Disposition::remove:

@@ -242,9 +242,12 @@ std::optional<StoredMessage> SpoolDir::load(Folder folder, const QueueId& id, st
       error = state_error;
       return std::nullopt;
     }
-  } else if (!parse_state(state, message, why)) {
-    // A state file is only ever renamed into place complete, so this is damage: keep the record's state.
-    spdlog::warn("spool: {}: {}; using the envelope record's state", state_path(folder, id).string(), why);
+  } else {
+    message.state_file = true;
+    if (!parse_state(state, message, why)) {
+      // A state file is only ever renamed into place complete, so this is damage: keep the record's state.
+      spdlog::warn("spool: {}: {}; using the envelope record's state", state_path(folder, id).string(), why);
+    }
   }
   return message;
 }
@@ -342,8 +345,9 @@ SpoolChange SpoolDir::move_change(StoredMessage& message, Folder to, std::error_
   if (error) return change;
   // The message goes first: a crash after it leaves the old state behind, which recover() reattaches.
   change.renames.insert(change.renames.begin(), {message_path(from, message.id), message_path(to, message.id)});
-  change.removals.push_back(state_path(from, message.id));
+  if (message.state_file) change.removals.push_back(state_path(from, message.id));
   moved.content_path = message_path(to, message.id).string();
+  moved.state_file = true;
   message = std::move(moved);
   return change;
 }
@@ -353,7 +357,7 @@ SpoolChange SpoolDir::removal_change(const StoredMessage& message, bool durable)
   change.sync_removals = durable;
   if (message.content_offset > 0) change.first_removal_size = message.content_offset + message.size;
   change.removals.push_back(message_path(message.folder, message.id));
-  change.removals.push_back(state_path(message.folder, message.id));
+  if (message.state_file) change.removals.push_back(state_path(message.folder, message.id));
   return change;
 }
 

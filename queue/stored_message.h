@@ -27,6 +27,9 @@ struct StoredMessage {
   std::string content_path;   // the spool file; the message starts at content_offset and runs to its end
   uint64_t content_offset = 0;
   uint64_t size = 0;  // message octets
+  // A state sidecar (<folder>/<id>.state) exists or may: found by SpoolDir::load(), or written since. A message
+  // fresh from its commit has none, and its removal then skips a needless unlink.
+  bool state_file = false;
 
   bool has_pending() const;
   bool has_failed() const;

@@ -181,6 +181,50 @@ TEST(FsSpool, ADeliveredMessageIsRemovedWithoutADirectorySyncAnAdminRemovalWithO
   EXPECT_EQ(directory_syncs, 1) << "an operator's removal stays removed";
 }
 
+// A removal unlinks the state sidecar only when the message may have one: never for a message fresh from its commit
+// (an unlink per delivery saved), always once a retry wrote it or load() found it.
+TEST(FsSpool, TheStateSidecarIsRemovedWhenTheMessageMayHaveOne) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  auto spool = open_spool(dir.path());
+  const auto env = envelope("a@example.org", {"b@example.net"});
+  QueueId fresh = commit(io, *spool, env, sample_message()).id;
+  QueueId retried = commit(io, *spool, env, sample_message()).id;
+  std::error_code error;
+
+  auto first = spool->dir().load(Folder::active, fresh, error);
+  ASSERT_TRUE(first) << error.message();
+  EXPECT_FALSE(first->state_file);
+  EXPECT_EQ(spool->dir().removal_change(*first, false).removals.size(), 1u) << "no state to look for";
+
+  auto second = spool->dir().load(Folder::active, retried, error);
+  ASSERT_TRUE(second) << error.message();
+  second->attempts = 1;
+  auto write_state = spool->dir().state_change(*second, error);
+  ASSERT_FALSE(error);
+  ASSERT_FALSE(spool->dir().apply(write_state));
+  ASSERT_TRUE(fs::exists(dir.path() / "active" / (retried + ".state")));
+  auto reloaded = spool->dir().load(Folder::active, retried, error);
+  ASSERT_TRUE(reloaded) << error.message();
+  EXPECT_TRUE(reloaded->state_file) << "found by load()";
+  auto removal = spool->dir().removal_change(*reloaded, false);
+  ASSERT_FALSE(spool->dir().apply(removal));
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / retried));
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / (retried + ".state"))) << "the sidecar went with the message";
+
+  // A move writes a state in the new folder, so the moved message has one there.
+  auto moved = spool->dir().load(Folder::active, fresh, error);
+  ASSERT_TRUE(moved) << error.message();
+  auto move = spool->dir().move_change(*moved, Folder::hold, error);
+  ASSERT_FALSE(error);
+  ASSERT_FALSE(spool->dir().apply(move));
+  EXPECT_TRUE(moved->state_file);
+  auto gone = spool->dir().removal_change(*moved);
+  ASSERT_FALSE(spool->dir().apply(gone));
+  EXPECT_FALSE(fs::exists(dir.path() / "hold" / fresh));
+  EXPECT_FALSE(fs::exists(dir.path() / "hold" / (fresh + ".state")));
+}
+
 // Delivers (removes as the scheduler does after a delivery) one message through the spool, running `io`.
 std::error_code remove_delivered(asio::io_context& io, FsSpool& spool, const QueueId& id) {
   std::error_code error;
