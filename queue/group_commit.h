@@ -10,8 +10,8 @@
 //   128         45.98 ms                               23.07 ms              10.57 ms                2.35 ms
 // (the last three columns include the renames and the single directory fsync). syncfs() is fastest from a
 // few files on and, on Linux >= 5.8, reports write-back errors of the file system, so durability per message
-// is kept; its cost grows with other dirty data on the same file system, hence fdatasync for one or two files
-// (SpoolDir::SyncMethod::automatic). Each waiting coroutine is resumed on its own executor.
+// is kept; its cost grows with other dirty data on the same file system, hence fdatasync for one or two files,
+// and for more while syncfs has lately cost more than they would (SpoolDir::SyncMethod::automatic, sync_chooser.h). Each waiting coroutine is resumed on its own executor.
 // End to end (queue/bench/commit_throughput.cpp, 4 KiB messages, one io thread): 1 session 1,680 commits/s;
 // 10 sessions 5,180/s (4.8 commits per sync group); 50 sessions 14,700/s (16 per group).
 //

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "queue/stored_message.h"
+#include "queue/sync_chooser.h"
 
 namespace smarthost::queue {
 
@@ -102,8 +103,9 @@ class SpoolDir {
   // Applies one change now, on this thread, with its own syncs.
   std::error_code apply(SpoolChange& change) const;
 
-  // Applies changes together: one data sync for all files (syncfs or fdatasync each, see group_commit.h),
-  // then renames and removals, then one fsync per folder. Returns one error code per change.
+  // Applies changes together: one data sync for all files (syncfs or fdatasync each: `automatic` asks the
+  // SyncChooser, which weighs what each has cost lately), then renames and removals, then one fsync per folder.
+  // Returns one error code per change.
   enum class SyncMethod { automatic, fdatasync, syncfs };
   std::vector<std::error_code> apply_all(std::vector<SpoolChange*> changes, SyncMethod method) const;
 
@@ -139,6 +141,7 @@ class SpoolDir {
   std::filesystem::path root_;
   SpoolHooks hooks_;
   std::shared_ptr<SyncCount> active_syncs_ = std::make_shared<SyncCount>();  // shared by copies of this SpoolDir
+  std::shared_ptr<SyncChooser> sync_chooser_ = std::make_shared<SyncChooser>();  // likewise
 };
 
 // An exclusive lock (flock) on a spool directory, held by the one process using it: the server, or an offline

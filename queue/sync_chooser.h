@@ -1,0 +1,38 @@
+// How a group of new spool files is made durable: one syncfs() or an fdatasync() per file, whichever has cost less
+// lately. syncfs() is the cheaper from three files on when the spool's file system is quiet (queue/group_commit.h
+// has the table), but it writes back every dirty file of that file system: on one shared with a busy database or
+// log it waits for their data too, and can cost many times its usual price. So both costs are measured as the spool
+// runs (moving averages), per-file syncs take over when one syncfs() would cost more than they do, and syncfs() is
+// tried again every `kProbeEvery` groups so that it comes back once the other writer is quiet.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+
+namespace smarthost::queue {
+
+class SyncChooser {
+ public:
+  static constexpr size_t kMinFilesForSyncfs = 3;
+  static constexpr uint64_t kProbeEvery = 64;
+
+  // True: sync the group's `files` with one syncfs(); false: fdatasync() each.
+  bool use_syncfs(size_t files);
+  // What a sync took (for the averages).
+  void syncfs_took(std::chrono::nanoseconds duration);
+  void fdatasync_took(size_t files, std::chrono::nanoseconds duration);
+
+  // The averages in nanoseconds (0 until measured), for tests and logs.
+  double syncfs_cost() const;
+  double per_file_cost() const;
+
+ private:
+  mutable std::mutex mutex_;
+  double syncfs_ns_ = 0;    // moving average of one syncfs()
+  double per_file_ns_ = 0;  // moving average of one fdatasync()
+  uint64_t since_probe_ = 0;  // groups synced file by file since the last syncfs()
+};
+
+}  // namespace smarthost::queue
