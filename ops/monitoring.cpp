@@ -134,6 +134,7 @@ struct Monitoring::Parts {
     if (view.server_stats) s.server = view.server_stats();
     if (view.listeners) s.listeners = view.listeners();
     if (view.scheduler_stats) s.scheduler = view.scheduler_stats();
+    if (view.spool_syncs) s.spool = view.spool_syncs();
     s.queue = census.count(view);
     if (view.upstreams) s.upstreams = view.upstreams();
     for (const auto* t : recorder->upstreams()) {

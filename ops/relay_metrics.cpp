@@ -82,6 +82,15 @@ void queue(Exposition& e, const RelaySnapshot& s) {
   one(e, "smarthost_queue_bytes", "bytes of the messages in the spool", "gauge", d(s.queue.bytes));
   one(e, "smarthost_queue_oldest_message_age_seconds", "age of the oldest active or held message", "gauge",
       static_cast<double>(s.queue.oldest_age.count()));
+  one(e, "smarthost_spool_commit_groups_total", "groups of spool changes made durable together (group commit)",
+      "counter", d(s.spool.groups));
+  one(e, "smarthost_spool_commits_total", "spool changes made durable: new messages, state updates, moves",
+      "counter", d(s.spool.changes));
+  e.family("smarthost_spool_syncs_total", "syncs that reached the disk: syncfs per group, fdatasync per file, folder fsyncs",
+           "counter");
+  e.sample("smarthost_spool_syncs_total", {{"kind", "filesystem"}}, d(s.spool.syncs.filesystem));
+  e.sample("smarthost_spool_syncs_total", {{"kind", "file"}}, d(s.spool.syncs.file));
+  e.sample("smarthost_spool_syncs_total", {{"kind", "directory"}}, d(s.spool.syncs.directory));
 }
 
 void upstreams(Exposition& e, const RelaySnapshot& s) {

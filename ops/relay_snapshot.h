@@ -66,6 +66,7 @@ struct RelaySnapshot {
   std::vector<std::string> listeners;
   queue::SchedulerStats scheduler;
   QueueCounts queue;
+  queue::SpoolSyncStats spool;
 
   std::vector<policy::UpstreamSnapshot> upstreams;  // router order
   std::vector<UpstreamCounts> tallies;              // first-seen order

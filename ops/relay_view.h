@@ -26,6 +26,7 @@ struct RelayView {
   std::function<size_t()> queued;                       // active messages (delivering ones included)
   std::function<size_t()> delivering;
   std::function<queue::SchedulerStats()> scheduler_stats;
+  std::function<queue::SpoolSyncStats()> spool_syncs;  // the group commit's counts
   // Every message in the spool: a disk scan, so called at most every few seconds (QueueCensus caches it).
   std::function<std::vector<queue::QueueEntry>(std::error_code&)> queue_list;
   std::function<std::vector<policy::UpstreamSnapshot>()> upstreams;  // in router order

@@ -54,6 +54,7 @@ class FsSpool final : public Spool {
   const SpoolDir& dir() const { return dir_; }
   const RecoveryReport& recovery() const { return recovery_; }
   const GroupCommit& group_commit() const { return group_; }
+  SpoolSyncStats sync_stats() const { return {group_.groups(), group_.changes(), dir_.sync_counts()}; }
   GroupCommit& group_commit() { return group_; }
 
   // Applies a change through the group commit (an unsynced removal through the cleanup thread); completes on the

@@ -115,7 +115,15 @@ fs::path SpoolDir::temporary_path(std::string_view name) const { return root_ / 
 std::error_code SpoolDir::fault(SpoolStep step) const { return hooks_.fault ? hooks_.fault(step) : std::error_code{}; }
 
 void SpoolDir::synced(SyncKind kind) const {
+  active_syncs_->by_kind[static_cast<size_t>(kind)].fetch_add(1, std::memory_order_relaxed);
   if (hooks_.on_sync) hooks_.on_sync(kind);
+}
+
+SyncCounts SpoolDir::sync_counts() const {
+  auto count = [this](SyncKind kind) {
+    return active_syncs_->by_kind[static_cast<size_t>(kind)].load(std::memory_order_relaxed);
+  };
+  return {count(SyncKind::filesystem), count(SyncKind::file), count(SyncKind::directory)};
 }
 
 std::error_code SpoolDir::sync_directory(const fs::path& dir) const {

@@ -28,6 +28,20 @@ enum class SpoolStep { create, write, sync, rename, sync_directory, remove };
 // The syncs that reached the disk, for counting.
 enum class SyncKind { file, filesystem, directory };
 
+// The syncs that reached the disk so far (for metrics).
+struct SyncCounts {
+  uint64_t filesystem = 0;  // syncfs() calls, one per group of files
+  uint64_t file = 0;        // fdatasync() calls, one per file
+  uint64_t directory = 0;   // fsyncs of folders
+};
+
+// What the running spool's group commit has made durable so far (FsSpool::sync_stats(), for metrics).
+struct SpoolSyncStats {
+  uint64_t groups = 0;   // groups of changes synced together
+  uint64_t changes = 0;  // changes in them: new messages, state updates, moves, removals
+  SyncCounts syncs;
+};
+
 struct SpoolHooks {
   // Called before each step; a non-zero result makes the step fail with that error (e.g. ENOSPC on write).
   std::function<std::error_code(SpoolStep)> fault;
@@ -132,11 +146,13 @@ class SpoolDir {
   // once done >= started + 1 as read after a file left active/, that departure is durable (file_pool.h).
   uint64_t active_syncs_started() const { return active_syncs_->started.load(std::memory_order_acquire); }
   uint64_t active_syncs_done() const { return active_syncs_->done.load(std::memory_order_acquire); }
+  SyncCounts sync_counts() const;
 
  private:
   struct SyncCount {
     std::atomic<uint64_t> started{0};
     std::atomic<uint64_t> done{0};
+    std::atomic<uint64_t> by_kind[3]{};  // indexed by SyncKind
   };
   std::filesystem::path root_;
   SpoolHooks hooks_;

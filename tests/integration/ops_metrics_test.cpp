@@ -52,6 +52,15 @@ TEST(OpsMetrics, TrafficHealthReadinessStatusAndTheLogSummary) {
   EXPECT_EQ(metric(text, "smarthost_recipients_total{result=\"delivered\"}"), 2.0) << text;
   EXPECT_EQ(metric(text, "smarthost_delivery_duration_seconds_count{upstream=\"file0\"}"), 2.0) << text;
   EXPECT_EQ(metric(text, "smarthost_queue_messages{folder=\"active\"}"), 0.0) << text;
+  // The group commit's counts: two new messages, each made durable with a data sync and a folder fsync.
+  EXPECT_GE(metric(text, "smarthost_spool_commits_total").value_or(0), 2.0) << text;
+  EXPECT_GE(metric(text, "smarthost_spool_commit_groups_total").value_or(0), 1.0) << text;
+  EXPECT_LE(metric(text, "smarthost_spool_commit_groups_total").value_or(99),
+            metric(text, "smarthost_spool_commits_total").value_or(0)) << text;
+  EXPECT_GE(metric(text, "smarthost_spool_syncs_total{kind=\"file\"}").value_or(0) +
+                metric(text, "smarthost_spool_syncs_total{kind=\"filesystem\"}").value_or(0),
+            1.0) << text;
+  EXPECT_GE(metric(text, "smarthost_spool_syncs_total{kind=\"directory\"}").value_or(0), 1.0) << text;
   EXPECT_EQ(metric(text, "smarthost_upstream_up{upstream=\"file0\"}"), 1.0) << text;
   EXPECT_GT(metric(text, "smarthost_process_resident_memory_bytes").value_or(0), 1e6) << text;
   EXPECT_GT(metric(text, "smarthost_process_open_fds").value_or(0), 3) << text;
