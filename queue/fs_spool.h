@@ -25,6 +25,9 @@ struct StagedMessage {
   uint64_t size = 0;
 };
 
+// The file in the spool's root whose presence says the last FsSpool on it stopped cleanly.
+inline constexpr std::string_view kCleanStopFile = "clean-stop";
+
 struct FsSpoolOptions {
   SpoolHooks hooks;  // fault injection and sync counting, for tests
   SpoolDir::SyncMethod sync = SpoolDir::SyncMethod::automatic;
@@ -38,7 +41,8 @@ struct FsSpoolOptions {
 
 class FsSpool final : public Spool {
  public:
-  // Opens the spool at `root` (creating its folders), takes its lock and recovers it (recovery()).
+  // Opens the spool at `root` (creating its folders), takes its lock and recovers it (recovery()); after a stop
+  // that was not clean it also checks every message's content against its record (SpoolDir::check_contents).
   // Null with `error` set when the directory is unusable or another process holds it.
   static std::unique_ptr<FsSpool> open(const std::filesystem::path& root, FsSpoolOptions options,
                                        std::error_code& error);
@@ -80,6 +84,12 @@ class FsSpool final : public Spool {
   std::mutex listener_mutex_;
   std::function<void(const StoredMessage&)> listener_;
   FilePool pool_;
+  // Marks a clean stop when destroyed, after the group commits declared below it have finished every commit: the
+  // next open() then skips check_contents() (spool_dir.h).
+  struct CleanStopMarker {
+    const SpoolDir& dir;
+    ~CleanStopMarker();
+  } clean_stop_{dir_};
   // Unlinks that need no sync (delivered messages whose file the pool cannot keep) run on their own thread: an
   // unlink costs 0.1-0.3 ms on ext4, and on the group-commit thread it held up the next group of commits. Files the
   // pool keeps are renamed on the caller's thread (apply()).

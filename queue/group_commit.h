@@ -24,7 +24,9 @@
 //
 // Two stages: the commit thread syncs a group's data and renames its files, then hands the group to the folder
 // thread, which fsyncs the folders and completes the commits, while the commit thread already syncs the next
-// group's data. Every file is still durable before its rename and every rename before its commit completes.
+// group's data. New messages synced by syncfs() are renamed before it instead, and need no folder fsync
+// (SpoolDir::apply_files, spool_dir.h): their group goes through the folder thread only to be completed.
+// Every rename is durable before its commit completes.
 #pragma once
 
 #include <boost/asio/any_completion_handler.hpp>

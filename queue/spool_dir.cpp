@@ -13,6 +13,7 @@
 #include <atomic>
 #include <set>
 
+#include "queue/crc32c.h"
 #include "queue/queue_id.h"
 #include "queue/spool_record.h"
 
@@ -80,6 +81,7 @@ SpoolChange::SpoolChange(SpoolChange&& other) noexcept
       undo_renames_on_failure(other.undo_renames_on_failure),
       sync_removals(other.sync_removals),
       recycle_into(std::move(other.recycle_into)),
+      checked(other.checked),
       first_removal_size(other.first_removal_size) {}
 
 SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
@@ -90,6 +92,7 @@ SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
     removals = std::move(other.removals);
     undo_renames_on_failure = other.undo_renames_on_failure;
     sync_removals = other.sync_removals;
+    checked = other.checked;
     recycle_into = std::move(other.recycle_into);
     first_removal_size = other.first_removal_size;
   }
@@ -126,17 +129,21 @@ SyncCounts SpoolDir::sync_counts() const {
   return {count(SyncKind::filesystem), count(SyncKind::file), count(SyncKind::directory)};
 }
 
+void SpoolDir::active_sync_done(uint64_t ticket) const {
+  uint64_t done = active_syncs_->done.load(std::memory_order_acquire);
+  while (done < ticket && !active_syncs_->done.compare_exchange_weak(done, ticket, std::memory_order_acq_rel)) {
+  }
+}
+
 std::error_code SpoolDir::sync_directory(const fs::path& dir) const {
   if (auto ec = fault(SpoolStep::sync_directory)) return ec;
   const bool active = dir == folder_path(Folder::active);
   const uint64_t ticket = active ? active_syncs_->started.fetch_add(1, std::memory_order_acq_rel) + 1 : 0;
+  const auto started = std::chrono::steady_clock::now();
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (fd.get() < 0 || ::fsync(fd.get()) != 0) return last_error();
-  if (active) {
-    uint64_t done = active_syncs_->done.load(std::memory_order_acquire);
-    while (done < ticket && !active_syncs_->done.compare_exchange_weak(done, ticket, std::memory_order_acq_rel)) {
-    }
-  }
+  sync_chooser_->folder_sync_took(std::chrono::steady_clock::now() - started);
+  if (active) active_sync_done(ticket);
   synced(SyncKind::directory);
   return {};
 }
@@ -197,6 +204,81 @@ std::error_code SpoolDir::recover(RecoveryReport& report) const {
         ++report.removed_orphans;
       }
       touched.insert(folder_path(folder));
+    }
+  }
+  for (const auto& dir : touched) {
+    if (auto sync_error = sync_directory(dir)) return sync_error;
+  }
+  return {};
+}
+
+namespace {
+
+// Whether the content of `message` (loaded from its file) is what its record's check says.
+bool content_matches(const StoredMessage& message, std::string& why) {
+  const ContentCheck& check = *message.check;
+  if (message.size != check.octets) {
+    why = "content is " + std::to_string(message.size) + " octets, the record says " + std::to_string(check.octets);
+    return false;
+  }
+  Fd fd(::open(message.content_path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (fd.get() < 0) return why = "cannot open: " + last_error().message(), false;
+  std::string chunk;
+  uint32_t crc = 0;
+  for (uint64_t done = 0; done < message.size;) {
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(256 * 1024, message.size - done));
+    if (auto ec = read_at(fd.get(), chunk, want, message.content_offset + done)) return why = ec.message(), false;
+    if (chunk.size() != want) return why = "content ends early", false;
+    crc = crc32c(crc, chunk);
+    done += want;
+  }
+  if (crc != check.crc) return why = "content does not match its checksum", false;
+  return true;
+}
+
+}  // namespace
+
+std::error_code SpoolDir::check_contents(RecoveryReport& report) const {
+  report.checked_contents = true;
+  const fs::path corrupt = root_ / "corrupt";
+  std::set<fs::path> touched;
+  std::error_code ec;
+  for (Folder folder : {Folder::active, Folder::hold, Folder::failed}) {
+    std::vector<QueueId> ids;
+    for (const auto& entry : fs::directory_iterator(folder_path(folder), ec)) {
+      std::string name = entry.path().filename().string();
+      if (is_queue_id(name)) ids.push_back(std::move(name));
+    }
+    if (ec) return ec;
+    for (const auto& id : ids) {
+      std::error_code load_error;
+      std::string why;
+      auto message = load(folder, id, load_error);
+      if (!message) {
+        if (load_error == std::errc::no_such_file_or_directory) continue;
+        why = load_error == std::errc::bad_message ? "unreadable record" : load_error.message();
+      } else if (message->check) {
+        ++report.checked;
+        if (content_matches(*message, why)) continue;
+      } else {
+        continue;  // synced before it was renamed here
+      }
+      if (!fs::exists(corrupt)) {
+        fs::create_directory(corrupt, ec);
+        if (ec) return ec;
+        touched.insert(root_);
+      }
+      fs::rename(message_path(folder, id), corrupt / id, ec);
+      if (ec) return ec;
+      if (fs::exists(state_path(folder, id))) {
+        fs::rename(state_path(folder, id), corrupt / (id + std::string(kStateSuffix)), ec);
+        if (ec) return ec;
+      }
+      touched.insert(folder_path(folder));
+      touched.insert(corrupt);
+      ++report.set_aside;
+      spdlog::warn("spool: {}/{} set aside in {}: {} (a commit cut short by a crash is never acknowledged)",
+                   to_string(folder), id, corrupt.string(), why);
     }
   }
   for (const auto& dir : touched) {
@@ -386,20 +468,51 @@ SpoolDir::PartlyApplied SpoolDir::apply_files(std::vector<SpoolChange*> changes,
   auto& errors = applied.errors;
   const fs::path tmp = root_ / "tmp";
 
-  // 1. Make the written files durable.
+  auto touch = [&](size_t i, const fs::path& folder) {
+    auto& folders = applied.touched[i];
+    if (std::find(folders.begin(), folders.end(), folder) == folders.end()) folders.push_back(folder);
+  };
+  // Renames (touching their folders unless `covered`: a file-system sync after them makes them durable too).
+  auto rename_all = [&](size_t i, bool covered) {
+    for (const auto& [from, to] : changes[i]->renames) {
+      errors[i] = fault(SpoolStep::rename);
+      if (!errors[i] && ::rename(from.c_str(), to.c_str()) != 0) errors[i] = last_error();
+      if (errors[i]) break;
+      ++applied.renamed[i];
+      if (covered) continue;
+      touch(i, to.parent_path());
+      if (!is_in(from, tmp)) touch(i, from.parent_path());
+    }
+  };
+
+  // 1. Make the written files durable. With one syncfs(), the files whose record can tell a torn copy from a whole
+  // one (SpoolChange::checked) are renamed into place first: the same sync then makes their data and their folder
+  // entries durable, instead of a data sync followed by a folder fsync.
   size_t files = std::count_if(changes.begin(), changes.end(), [](const SpoolChange* c) { return c->fd >= 0; });
-  const bool use_syncfs =
-      files > 0 && (method == SyncMethod::syncfs || (method == SyncMethod::automatic && sync_chooser_->use_syncfs(files)));
+  const bool all_checked =
+      std::all_of(changes.begin(), changes.end(), [](const SpoolChange* c) { return c->fd < 0 || c->checked; });
+  const bool use_syncfs = files > 0 && (method == SyncMethod::syncfs ||
+                                        (method == SyncMethod::automatic && sync_chooser_->use_syncfs(files, all_checked)));
+  std::vector<char> renamed_early(count, 0);
   const auto sync_started = std::chrono::steady_clock::now();
   if (use_syncfs) {
     int any_fd = -1;
-    for (auto* change : changes)
-      if (change->fd >= 0) any_fd = change->fd;
+    for (size_t i = 0; i < count; ++i) {
+      if (changes[i]->fd < 0) continue;
+      any_fd = changes[i]->fd;
+      if (!changes[i]->checked) continue;
+      renamed_early[i] = 1;
+      rename_all(i, true);
+    }
     std::error_code ec = fault(SpoolStep::sync);
+    const uint64_t ticket = active_syncs_->started.fetch_add(1, std::memory_order_acq_rel) + 1;
     if (!ec && ::syncfs(any_fd) != 0) ec = last_error();
-    if (!ec) synced(SyncKind::filesystem);
+    if (!ec) {
+      active_sync_done(ticket);
+      synced(SyncKind::filesystem);
+    }
     for (size_t i = 0; i < count; ++i)
-      if (changes[i]->fd >= 0) errors[i] = ec;
+      if (changes[i]->fd >= 0 && !errors[i]) errors[i] = ec;
     if (!ec) sync_chooser_->syncfs_took(std::chrono::steady_clock::now() - sync_started);
   } else if (files > 0) {
     bool all_synced = true;
@@ -417,20 +530,9 @@ SpoolDir::PartlyApplied SpoolDir::apply_files(std::vector<SpoolChange*> changes,
   }
 
   // 2. Renames and removals, remembering which folders each change touched.
-  auto touch = [&](size_t i, const fs::path& folder) {
-    auto& folders = applied.touched[i];
-    if (std::find(folders.begin(), folders.end(), folder) == folders.end()) folders.push_back(folder);
-  };
   for (size_t i = 0; i < count; ++i) {
     if (errors[i]) continue;
-    for (const auto& [from, to] : changes[i]->renames) {
-      errors[i] = fault(SpoolStep::rename);
-      if (!errors[i] && ::rename(from.c_str(), to.c_str()) != 0) errors[i] = last_error();
-      if (errors[i]) break;
-      ++applied.renamed[i];
-      touch(i, to.parent_path());
-      if (!is_in(from, tmp)) touch(i, from.parent_path());
-    }
+    if (!renamed_early[i]) rename_all(i, false);
     if (errors[i]) continue;
     for (size_t r = 0; r < changes[i]->removals.size(); ++r) {
       const fs::path& path = changes[i]->removals[r];

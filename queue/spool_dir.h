@@ -3,9 +3,12 @@
 // administration; the running server routes the same changes through the group commit (group_commit.h).
 //
 // Layout under the root: tmp/ (messages being written, state files being replaced, delivered messages' files kept
-// for reuse), active/, hold/, failed/, and a lock file. A message is <folder>/<id> (record + content, see
-// spool_record.h), plus <folder>/<id>.state once it has been retried. Files reach a folder only by rename after
-// fsync, and the folder is fsynced after.
+// for reuse), active/, hold/, failed/, corrupt/ (made when needed: files recovery set aside), a lock file, and a
+// marker of a clean stop (fs_spool.h). A message is <folder>/<id> (record + content, see spool_record.h), plus
+// <folder>/<id>.state once it has been retried. Files reach a folder only by rename after fsync, and the folder
+// is fsynced after; except that a new message, whose record holds its content's length and CRC, may be renamed
+// into active/ just before one syncfs() makes its data and the rename durable together (apply_files()): a crash
+// in between can leave a torn file there, never acknowledged, which check_contents() sets aside.
 #pragma once
 
 #include <atomic>
@@ -62,6 +65,9 @@ struct SpoolChange {
   bool sync_removals = true;
   // When set, the first removal is renamed to this path in tmp/ instead of unlinked, for reuse (file_pool.h).
   std::filesystem::path recycle_into;
+  // The file's record holds the content's length and checksum, so recovery can tell a torn copy (whose data never
+  // reached the disk whole) from a whole one: its renames may then come before the data sync (apply_files()).
+  bool checked = false;
   // The size of the first removal (a message's file: its record and content) when known.
   std::optional<uint64_t> first_removal_size;
 
@@ -78,6 +84,9 @@ struct RecoveryReport {
   size_t reattached_states = 0;   // state files moved back beside their message after an interrupted move
   size_t removed_orphans = 0;     // state files whose message is gone
   QueueId newest_id;              // the greatest id of a message in any folder (empty when there is none)
+  bool checked_contents = false;  // the last stop was not clean: every message's content was checked
+  size_t checked = 0;             // messages whose content was read and compared with their record's check
+  size_t set_aside = 0;           // files moved to corrupt/: torn or unreadable
 };
 
 class SpoolDir {
@@ -96,6 +105,11 @@ class SpoolDir {
   // Removes everything in tmp/ and puts state files left behind by an interrupted move back beside their
   // message (or removes them when the message is gone). Run before anything else uses the spool.
   std::error_code recover(RecoveryReport& report) const;
+
+  // After a stop that was not clean: reads every message whose record carries a check (length and CRC-32C) and
+  // moves to corrupt/ each file whose record is unreadable or whose content does not match it (a commit cut short
+  // by the crash, never acknowledged; or damage). Nothing is deleted. Run after recover().
+  std::error_code check_contents(RecoveryReport& report) const;
 
   // Reads one message's record and state. nullopt with `error` set when missing or malformed.
   std::optional<StoredMessage> load(Folder folder, const QueueId& id, std::error_code& error) const;
@@ -149,6 +163,7 @@ class SpoolDir {
   SyncCounts sync_counts() const;
 
  private:
+  void active_sync_done(uint64_t ticket) const;
   struct SyncCount {
     std::atomic<uint64_t> started{0};
     std::atomic<uint64_t> done{0};

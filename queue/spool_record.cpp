@@ -2,6 +2,7 @@
 #include "queue/spool_record.h"
 
 #include <charconv>
+#include <cstdio>
 #include <vector>
 
 namespace smarthost::queue {
@@ -187,6 +188,15 @@ std::string encode_record(const StoredMessage& message) {
   body += "helo " + escape(envelope.client_helo) + "\n";
   body += "auth " + escape(envelope.auth_user) + "\n";
   body += "received " + std::to_string(to_micros(envelope.received_at)) + "\n";
+  if (message.check) {
+    char crc[9];
+    std::snprintf(crc, sizeof crc, "%08x", message.check->crc);
+    body += "check ";
+    body += std::to_string(message.check->octets);
+    body += ' ';
+    body += crc;
+    body += '\n';
+  }
   append_retry_state(body, message);
   body += "end\n";
 
@@ -224,6 +234,7 @@ bool parse_record(std::string_view record, StoredMessage& message, std::string& 
   uint64_t offset = record_content_offset(record);
   if (offset == 0) return error = "not a spool record", false;
   message.content_offset = offset;
+  message.check.reset();
   message.envelope.recipients.clear();
   size_t recipient_index = 0;
   size_t start = record.find('\n') + 1;
@@ -258,6 +269,13 @@ bool parse_record(std::string_view record, StoredMessage& message, std::string& 
       if (parts.size() != 2 || !unescape(parts[1], envelope.auth_user)) return error = "bad auth", false;
     } else if (key == "received") {
       if (parts.size() != 2 || !parse_time(parts[1], envelope.received_at)) return error = "bad received", false;
+    } else if (key == "check") {
+      ContentCheck check;
+      if (parts.size() != 3 || !parse_number(parts[1], check.octets) || parts[2].size() != 8 ||
+          std::from_chars(parts[2].data(), parts[2].data() + 8, check.crc, 16).ptr != parts[2].data() + 8) {
+        return error = "bad check", false;
+      }
+      message.check = check;
     } else if (!parse_common(parts, message, recipient_index, true, error)) {
       return false;
     }

@@ -12,6 +12,7 @@
 //   helo <name>
 //   auth <user>
 //   received <microseconds since 1970>
+//   check <content octets> <CRC-32C of the content, 8 lowercase hex digits>   (records of new messages)
 //   attempts <n>
 //   next <microseconds since 1970>
 //   error <last temporary failure>

@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -16,6 +17,14 @@ namespace smarthost::queue {
 enum class Folder { active, hold, failed };
 
 std::string_view to_string(Folder folder);
+
+// A message's content as its commit wrote it: length and CRC-32C (crc32c.h), kept in the record so that recovery
+// can tell a file whose data never reached the disk whole from a whole one.
+struct ContentCheck {
+  uint64_t octets = 0;
+  uint32_t crc = 0;
+  bool operator==(const ContentCheck&) const = default;
+};
 
 struct StoredMessage {
   QueueId id;
@@ -30,6 +39,9 @@ struct StoredMessage {
   // A state sidecar (<folder>/<id>.state) exists or may: found by SpoolDir::load(), or written since. A message
   // fresh from its commit has none, and its removal then skips a needless unlink.
   bool state_file = false;
+  // Absent in records written before the check was kept, and in those of other writers: they are synced before
+  // they are renamed into a folder, and need none.
+  std::optional<ContentCheck> check;
 
   bool has_pending() const;
   bool has_failed() const;

@@ -12,11 +12,12 @@ void average_in(double& average, double sample) {
 
 }  // namespace
 
-bool SyncChooser::use_syncfs(size_t files) {
-  if (files < kMinFilesForSyncfs) return false;
+bool SyncChooser::use_syncfs(size_t files, bool renamed_first) {
+  if (files == 0 || (!renamed_first && files < kMinFilesForSyncfs)) return false;
   std::lock_guard lock(mutex_);
   // Until both are known, syncfs(): the cheaper on a quiet file system.
-  if (syncfs_ns_ == 0 || per_file_ns_ == 0 || syncfs_ns_ <= per_file_ns_ * static_cast<double>(files)) return true;
+  const double per_file_way = per_file_ns_ * static_cast<double>(files) + (renamed_first ? folder_ns_ : 0);
+  if (syncfs_ns_ == 0 || per_file_ns_ == 0 || syncfs_ns_ <= per_file_way) return true;
   if (++since_probe_ >= kProbeEvery) return true;  // a probe: is the file system quiet again?
   return false;
 }
@@ -31,6 +32,16 @@ void SyncChooser::fdatasync_took(size_t files, std::chrono::nanoseconds duration
   if (files == 0) return;
   std::lock_guard lock(mutex_);
   average_in(per_file_ns_, static_cast<double>(duration.count()) / static_cast<double>(files));
+}
+
+void SyncChooser::folder_sync_took(std::chrono::nanoseconds duration) {
+  std::lock_guard lock(mutex_);
+  average_in(folder_ns_, static_cast<double>(duration.count()));
+}
+
+double SyncChooser::folder_sync_cost() const {
+  std::lock_guard lock(mutex_);
+  return folder_ns_;
 }
 
 double SyncChooser::syncfs_cost() const {

@@ -11,7 +11,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <atomic>
+#include <filesystem>
 #include <chrono>
 #include <fstream>
 #include <functional>
@@ -175,5 +178,25 @@ class FakeTransport final : public upstream::Transport {
   asio::steady_timer gate_;
   std::string name_ = "fake0";
 };
+
+// Delivers (removes as the scheduler does after a delivery) one message through the spool, running `io`.
+inline std::error_code remove_delivered(asio::io_context& io, FsSpool& spool, const QueueId& id) {
+  std::error_code error;
+  auto message = spool.dir().load(Folder::active, id, error);
+  EXPECT_TRUE(message) << error.message();
+  if (!message) return error;
+  std::optional<std::error_code> removed;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { removed = co_await spool.apply(spool.dir().removal_change(*message, false)); },
+      asio::detached);
+  EXPECT_TRUE(test::run_until(io, [&] { return removed.has_value(); }));
+  return removed.value_or(std::make_error_code(std::errc::timed_out));
+}
+
+inline ino_t inode_of(const std::filesystem::path& path) {
+  struct stat st {};
+  EXPECT_EQ(::stat(path.c_str(), &st), 0) << path;
+  return st.st_ino;
+}
 
 }  // namespace smarthost::queue::test

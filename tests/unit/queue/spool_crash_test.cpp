@@ -28,11 +28,12 @@ std::string content_for(int index) {
 
 // Writes messages, reporting "<id> <index>" per commit. With `pause_at` >= 0, it stops half-way through message
 // `pause_at` (its first half already in the file), reports "half", and waits to be killed.
-[[noreturn]] void write_until_killed(const fs::path& root, int report_fd, int pause_at) {
+[[noreturn]] void write_until_killed(const fs::path& root, int report_fd, int pause_at, SpoolDir::SyncMethod sync) {
   asio::io_context io;
   std::error_code error;
   FsSpoolOptions options;
   options.write_buffer = 4096;
+  options.sync = sync;
   auto spool = FsSpool::open(root, std::move(options), error);
   if (!spool) ::_exit(2);
   const auto env = test::envelope("a@x.org", {"b@y.org"});
@@ -59,7 +60,7 @@ std::string content_for(int index) {
   }
 }
 
-void kill_writer_and_check(int pause_at) {
+void kill_writer_and_check(int pause_at, SpoolDir::SyncMethod sync = SpoolDir::SyncMethod::automatic) {
   smarthost::test::TempDir dir;
   int pipe_fds[2];
   ASSERT_EQ(::pipe(pipe_fds), 0);
@@ -67,7 +68,7 @@ void kill_writer_and_check(int pause_at) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     ::close(pipe_fds[0]);
-    write_until_killed(dir.path(), pipe_fds[1], pause_at);
+    write_until_killed(dir.path(), pipe_fds[1], pause_at, sync);
   }
   ::close(pipe_fds[1]);
   // Should an assertion end the test early, the child must not outlive it.
@@ -122,6 +123,8 @@ void kill_writer_and_check(int pause_at) {
   if (pause_at >= 0) {
     EXPECT_EQ(spool->recovery().removed_temporary, 1u);  // the half-written message
   }
+  EXPECT_TRUE(spool->recovery().checked_contents) << "killed: no clean stop";
+  EXPECT_EQ(spool->recovery().set_aside, 0u) << "a kill keeps the page cache: every renamed file is whole";
   EXPECT_TRUE(fs::is_empty(dir.path() / "tmp"));
   auto messages = spool->dir().scan(Folder::active, error);
   ASSERT_FALSE(error);
@@ -151,6 +154,9 @@ TEST(SpoolCrash, KilledHalfWayThroughAMessage) { kill_writer_and_check(5); }
 
 // Killed at whatever point it reached: while appending, in the group commit's syncs, or between messages.
 TEST(SpoolCrash, KilledAtAnArbitraryPoint) { kill_writer_and_check(-1); }
+
+// The same with every commit renamed into active/ before its syncfs() (spool_dir.h).
+TEST(SpoolCrash, KilledAtAnArbitraryPointWithRenameFirst) { kill_writer_and_check(-1, SpoolDir::SyncMethod::syncfs); }
 
 }  // namespace
 }  // namespace smarthost::queue

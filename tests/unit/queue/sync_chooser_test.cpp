@@ -1,5 +1,6 @@
-// SyncChooser: syncfs() for groups of three files or more while it is the cheaper, per-file fdatasync() once
-// syncfs() costs more (a busy file system shared with other writers), and back after the probes see it cheap again.
+// SyncChooser: syncfs() for groups of three files or more (of one or more when they were renamed first) while it is
+// the cheaper, per-file fdatasync() once syncfs() costs more (a busy file system shared with other writers), and
+// back after the probes see it cheap again.
 #include "queue/sync_chooser.h"
 
 #include <gtest/gtest.h>
@@ -52,6 +53,24 @@ TEST(SyncChooser, ASlowSyncfsGivesWayToPerFileSyncsAndComesBackWhenCheapAgain) {
   EXPECT_TRUE(chooser.use_syncfs(8));
   EXPECT_LT(chooser.syncfs_cost(), 8 * chooser.per_file_cost());
   EXPECT_LT(probes, 60);
+}
+
+// Files renamed before the sync: syncfs() also spares the folder fsync, so it serves a group of one as well, and the
+// per-file way is charged with that fsync when the two are compared.
+TEST(SyncChooser, FilesRenamedFirstTakeSyncfsFromOneFileOnAndCountTheFolderSync) {
+  SyncChooser chooser;
+  EXPECT_TRUE(chooser.use_syncfs(1, true));
+  EXPECT_TRUE(chooser.use_syncfs(2, true));
+  EXPECT_FALSE(chooser.use_syncfs(0, true));
+  chooser.fdatasync_took(1, microseconds(500));
+  chooser.folder_sync_took(microseconds(250));
+  EXPECT_DOUBLE_EQ(chooser.folder_sync_cost(), 250'000);
+  chooser.syncfs_took(microseconds(700));
+  EXPECT_TRUE(chooser.use_syncfs(1, true)) << "0.7 ms against 0.5 ms and a 0.25 ms folder fsync";
+  EXPECT_FALSE(chooser.use_syncfs(1)) << "without the rename first, a group of one syncs file by file";
+  for (int i = 0; i < 40; ++i) chooser.syncfs_took(microseconds(800));
+  EXPECT_FALSE(chooser.use_syncfs(1, true)) << "0.8 ms against 0.75 ms";
+  EXPECT_TRUE(chooser.use_syncfs(2, true));
 }
 
 }  // namespace
