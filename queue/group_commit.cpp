@@ -111,13 +111,35 @@ void GroupCommit::run() {
     changes.reserve(syncing->jobs.size());
     for (auto& job : syncing->jobs) changes.push_back(&job.change);
     syncing->applied = dir_.apply_files(std::move(changes), method_);
+    const auto& touched = syncing->applied.touched;
+    const bool folders_to_sync =
+        std::any_of(touched.begin(), touched.end(), [](const auto& folders) { return !folders.empty(); });
     {
       std::unique_lock lock(mutex_);
       last_group_ = syncing->jobs.size();
+      // A group with no folder to fsync (new messages renamed before their syncfs()) is completed here, unless an
+      // earlier group still waits for its folders: a hand-over to the folder thread costs a wake-up.
+      if (!folders_to_sync && syncing_.empty()) {
+        lock.unlock();
+        complete(*syncing, dir_.sync_folders(syncing->applied));
+        continue;
+      }
       folder_done_.wait(lock, [this] { return syncing_.size() < kMaxSyncing; });
       syncing_.push_back(std::move(syncing));
     }
     folder_wake_.notify_one();
+  }
+}
+
+void GroupCommit::complete(Group& group, const std::vector<std::error_code>& errors) {
+  {
+    std::lock_guard lock(mutex_);
+    ++groups_;
+    changes_ += group.jobs.size();
+  }
+  for (size_t i = 0; i < group.jobs.size(); ++i) {
+    auto& job = group.jobs[i];
+    asio::post(job.executor, [done = std::move(job.done), error = errors[i]]() mutable { std::move(done)(error); });
   }
 }
 
@@ -134,16 +156,11 @@ void GroupCommit::sync_folders() {
     std::unique_ptr<Group> finished;
     {
       std::lock_guard lock(mutex_);
-      ++groups_;
-      changes_ += group->jobs.size();
       finished = std::move(syncing_.front());
       syncing_.pop_front();
     }
     folder_done_.notify_one();
-    for (size_t i = 0; i < finished->jobs.size(); ++i) {
-      auto& job = finished->jobs[i];
-      asio::post(job.executor, [done = std::move(job.done), error = errors[i]]() mutable { std::move(done)(error); });
-    }
+    complete(*finished, errors);
   }
 }
 

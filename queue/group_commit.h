@@ -25,7 +25,8 @@
 // Two stages: the commit thread syncs a group's data and renames its files, then hands the group to the folder
 // thread, which fsyncs the folders and completes the commits, while the commit thread already syncs the next
 // group's data. New messages synced by syncfs() are renamed before it instead, and need no folder fsync
-// (SpoolDir::apply_files, spool_dir.h): their group goes through the folder thread only to be completed.
+// (SpoolDir::apply_files, spool_dir.h): the commit thread completes such a group itself when no earlier one is
+// still with the folder thread.
 // Every rename is durable before its commit completes.
 #pragma once
 
@@ -39,6 +40,7 @@
 #include <mutex>
 #include <system_error>
 #include <thread>
+#include <vector>
 
 #include "queue/spool_dir.h"
 
@@ -70,6 +72,8 @@ class GroupCommit {
   struct Group;
   void run();
   void sync_folders();
+  // Counts the group and posts each job's completion with its result.
+  void complete(Group& group, const std::vector<std::error_code>& errors);
 
   const SpoolDir& dir_;
   SpoolDir::SyncMethod method_;
