@@ -4,6 +4,8 @@
 // child reaping (SIGCHLD); systemd notifications and watchdog pings from the event loop.
 #include "app/relay.h"
 
+#include <pthread.h>
+
 #include <spdlog/spdlog.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -467,11 +469,19 @@ int Relay::run() {
 
   unsigned threads = std::max(1u, std::min(4u, std::thread::hardware_concurrency()));
   std::vector<std::thread> pool;
+  // Named for top -H and perf: "delivery" runs the scheduler and the upstreams, "smtpd" (and this thread) the
+  // sessions; the spool's threads are "commit", "cleanup" and their "/folders" helpers.
   pool.emplace_back([&] {
+    ::pthread_setname_np(::pthread_self(), "delivery");
     auto busy = asio::make_work_guard(p.delivery_io);  // idle between deliveries until the drain stops it
     p.delivery_io.run();
   });
-  for (unsigned i = 1; i < threads; ++i) pool.emplace_back([&] { p.io.run(); });
+  for (unsigned i = 1; i < threads; ++i) {
+    pool.emplace_back([&] {
+      ::pthread_setname_np(::pthread_self(), "smtpd");
+      p.io.run();
+    });
+  }
   p.io.run();
   for (auto& t : pool) t.join();
   spdlog::info("stopped");

@@ -242,8 +242,8 @@ FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
       lock_(std::move(lock)),
       write_buffer_(std::max<size_t>(options.write_buffer, 1)),
       pool_(dir_.root() / "tmp", options.recycled_files, options.recycled_file_max_size),
-      cleanup_(dir_, options.sync),
-      group_(dir_, options.sync, options.commit_gather) {}
+      cleanup_(dir_, options.sync, std::chrono::microseconds(0), "cleanup"),
+      group_(dir_, options.sync, options.commit_gather, "commit") {}
 
 FsSpool::~FsSpool() = default;
 

@@ -1,6 +1,8 @@
 // The group commit thread: takes every change queued since its last round and applies them with shared syncs.
 #include "queue/group_commit.h"
 
+#include <pthread.h>
+
 #include <boost/asio/execution/outstanding_work.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/prefer.hpp>
@@ -29,12 +31,20 @@ struct GroupCommit::Group {
   SpoolDir::PartlyApplied applied;
 };
 
-GroupCommit::GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method, std::chrono::microseconds gather)
+GroupCommit::GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method, std::chrono::microseconds gather,
+                         std::string name)
     : dir_(dir),
       method_(method),
       gather_(gather),
-      folder_thread_([this] { sync_folders(); }),
-      thread_([this] { run(); }) {}
+      name_(std::move(name)),
+      folder_thread_([this] {
+        ::pthread_setname_np(::pthread_self(), (name_ + "/folders").substr(0, 15).c_str());
+        sync_folders();
+      }),
+      thread_([this] {
+        ::pthread_setname_np(::pthread_self(), name_.substr(0, 15).c_str());
+        run();
+      }) {}
 
 GroupCommit::~GroupCommit() {
   {

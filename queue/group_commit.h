@@ -39,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <system_error>
+#include <string>
 #include <thread>
 #include <vector>
 
@@ -50,8 +51,9 @@ class GroupCommit {
  public:
   using Completion = boost::asio::any_completion_handler<void(std::error_code)>;
 
+  // `name` names its threads (`name` and `name`/folders, at most 15 characters together) for top -H and perf.
   GroupCommit(const SpoolDir& dir, SpoolDir::SyncMethod method,
-              std::chrono::microseconds gather = std::chrono::microseconds(0));
+              std::chrono::microseconds gather = std::chrono::microseconds(0), std::string name = "commit");
   ~GroupCommit();  // finishes every submitted change, then stops the thread
   GroupCommit(const GroupCommit&) = delete;
   GroupCommit& operator=(const GroupCommit&) = delete;
@@ -78,6 +80,7 @@ class GroupCommit {
   const SpoolDir& dir_;
   SpoolDir::SyncMethod method_;
   std::chrono::microseconds gather_;
+  std::string name_;
   size_t receiving_ = 0;   // messages started and not yet ended (guarded by mutex_)
   size_t last_group_ = 0;  // changes in the last group
   size_t waiting_for_ = 0;  // pending changes that end the thread's wait; 0 while it works (guarded by mutex_)

@@ -7,8 +7,10 @@
 #include <signal.h>
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <regex>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -265,6 +267,24 @@ TEST(LifecycleReload, CpuSchedulingDefaultsToBatch) {
   ASSERT_TRUE(relay.start()) << relay.log();
   ASSERT_TRUE(wait_log(relay, "cpu scheduling: batch")) << relay.log();
   for (int policy : thread_policies(relay.pid())) EXPECT_EQ(policy, SCHED_BATCH);
+}
+
+// Threads carry names for top -H, ps -L and perf: which one is busy is visible at a glance.
+TEST(LifecycleReload, ThreadsAreNamedForWhatTheyDo) {
+  Relay relay;
+  ASSERT_TRUE(relay.start()) << relay.log();
+  std::multiset<std::string> names;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(relay.pid()) + "/task")) {
+    std::string name = read_file(task.path() / "comm");
+    if (!name.empty() && name.back() == '\n') name.pop_back();
+    names.insert(name);
+  }
+  for (const char* expected : {"delivery", "commit", "commit/folders", "cleanup", "cleanup/folders"}) {
+    EXPECT_GE(names.count(expected), 1u) << expected;
+  }
+  if (std::thread::hardware_concurrency() > 1) {
+    EXPECT_GE(names.count("smtpd"), 1u);
+  }
 }
 
 }  // namespace
