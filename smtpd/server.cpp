@@ -175,7 +175,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     for (;;) {
       // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
       asio::any_io_executor strand = asio::make_strand(io);
-      auto [ec, socket] = co_await acceptor->async_accept(strand, nothrow);
+      typename Acceptor::endpoint_type remote;  // filled by accept() itself: no getpeername() per connection
+      auto [ec, socket] = co_await acceptor->async_accept(strand, remote, nothrow);
       if (ec) {
         if (ec == asio::error::operation_aborted || !acceptor->is_open()) co_return;
         spdlog::warn("accept failed: {}", ec.message());
@@ -186,9 +187,6 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       ClientInfo client;
       if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
-        boost::system::error_code rec;
-        auto remote = socket.remote_endpoint(rec);
-        if (rec) continue;
         client.address = address_text(remote.address());
         client.port = remote.port();
         client.loopback = is_loopback(remote.address());
