@@ -88,20 +88,28 @@ class FsSpoolWriter final : public SpoolWriter {
 
   asio::awaitable<CommitResult> commit(const mail::Envelope& envelope) override {
     if (handed_over_ || fd_ < 0) co_return CommitResult{std::make_error_code(std::errc::invalid_argument), {}};
-    flush();
-    cut();
     StoredMessage message;
     message.id = id_;
     message.envelope = envelope;
     auto now = std::chrono::system_clock::now();
     if (message.envelope.received_at == std::chrono::system_clock::time_point{}) message.envelope.received_at = now;
     message.next_attempt = now;
-    message.check = ContentCheck{written_, crc_};
+    // The content as it will be once the buffer is out.
+    message.check = ContentCheck{written_ + buffer_.size(), crc32c(crc_, buffer_)};
     std::string record = encode_record(message);
-    if (!error_) {
-      if (record.size() == kRecordBlock) {
+    if (!error_ && written_ == 0 && record.size() == kRecordBlock) {
+      // The usual case, a message smaller than the write buffer: record and content in one pwritev().
+      error_ = write_at(spool_.dir(), fd_, record, buffer_, 0);
+      written_ = message.check->octets;
+      crc_ = message.check->crc;
+      buffer_.clear();
+      cut();
+    } else {
+      flush();
+      cut();
+      if (!error_ && record.size() == kRecordBlock) {
         error_ = write_at(spool_.dir(), fd_, record, 0);
-      } else {
+      } else if (!error_) {
         relocate(record);
       }
     }

@@ -4,6 +4,7 @@
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <spdlog/spdlog.h>
@@ -612,6 +613,31 @@ SpoolLock& SpoolLock::operator=(SpoolLock&& other) noexcept {
 
 SpoolLock::~SpoolLock() {
   if (fd_ >= 0) ::close(fd_);
+}
+
+std::error_code write_at(const SpoolDir& dir, int fd, std::string_view first, std::string_view second,
+                         uint64_t offset) {
+  if (auto ec = dir.fault(SpoolStep::write)) return ec;
+  const size_t total = first.size() + second.size();
+  size_t done = 0;
+  while (done < total) {
+    iovec parts[2];
+    int count = 0;
+    if (done < first.size()) {
+      parts[count++] = {const_cast<char*>(first.data() + done), first.size() - done};
+      parts[count++] = {const_cast<char*>(second.data()), second.size()};
+    } else {
+      const size_t into = done - first.size();
+      parts[count++] = {const_cast<char*>(second.data() + into), second.size() - into};
+    }
+    ssize_t wrote = ::pwritev(fd, parts, count, static_cast<off_t>(offset + done));
+    if (wrote < 0) {
+      if (errno == EINTR) continue;
+      return last_error();
+    }
+    done += static_cast<size_t>(wrote);
+  }
+  return {};
 }
 
 std::error_code write_at(const SpoolDir& dir, int fd, std::string_view bytes, uint64_t offset) {

@@ -193,5 +193,7 @@ class SpoolLock {
 
 // Writes `bytes` at `offset` of fd completely, retrying on EINTR and short writes; consults the write fault hook.
 std::error_code write_at(const SpoolDir& dir, int fd, std::string_view bytes, uint64_t offset);
+// The same for `first` followed by `second`, in one pwritev() when the kernel takes them whole.
+std::error_code write_at(const SpoolDir& dir, int fd, std::string_view first, std::string_view second, uint64_t offset);
 
 }  // namespace smarthost::queue
