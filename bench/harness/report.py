@@ -154,6 +154,11 @@ def targets(results):
         out.append(("end to end >= 60% of the ceiling (short connections)", short.get("e2e_vs_ceiling"), 0.60))
         out.append(("end to end >= 5x Postfix (short connections)", short.get("e2e_vs_postfix"), 5.0))
         out.append(("accept rate >= 5x Postfix (short connections)", short.get("accept_vs_postfix"), 5.0))
+    # The issue measured its ceiling with smtp-source: the same targets with that generator.
+    source = _cell(results, "smtp_source", "smarthost")
+    if source:
+        out.append(("end to end >= 60% of the ceiling (smtp-source)", source.get("e2e_vs_ceiling"), 0.60))
+        out.append(("accept rate >= 5x Postfix (smtp-source)", source.get("accept_vs_postfix"), 5.0))
     per = _cell(results, "per_connection", "smarthost")
     if per:
         out.append(("end to end >= 60% of the ceiling (50 per connection)", per.get("e2e_vs_ceiling"), 0.60))
