@@ -220,6 +220,7 @@ std::unique_ptr<FsSpool> FsSpool::open(const fs::path& root, FsSpoolOptions opti
   if (error) return nullptr;
   auto lock = SpoolLock::acquire(root, error);
   if (!lock) return nullptr;
+  const bool fresh = !fs::exists(root / "active");  // a new spool has no clean stop behind it, nor a crash
   SpoolDir dir(root, options.hooks);
   if ((error = dir.create_layout())) return nullptr;
   RecoveryReport report;
@@ -234,9 +235,10 @@ std::unique_ptr<FsSpool> FsSpool::open(const fs::path& root, FsSpoolOptions opti
     return nullptr;
   } else {
     if ((error = dir.check_contents(report))) return nullptr;
-    if (report.set_aside > 0 || report.checked > 0) {
-      spdlog::info("spool: not stopped cleanly: checked {} message(s), set {} aside in {}", report.checked,
-                   report.set_aside, (root / "corrupt").string());
+    if (!fresh || report.checked > 0 || report.set_aside > 0) {
+      spdlog::warn("spool: the last stop was not clean (no {} mark): checked {} message(s) against their records, "
+                   "set {} aside in {}", kCleanStopFile, report.checked, report.set_aside,
+                   (root / "corrupt").string());
     }
   }
   std::unique_ptr<FsSpool> spool(new FsSpool(std::move(dir), std::move(*lock), std::move(options)));

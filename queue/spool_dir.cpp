@@ -15,6 +15,7 @@
 #include <set>
 
 #include "queue/crc32c.h"
+#include "queue/file_pool.h"
 #include "queue/queue_id.h"
 #include "queue/spool_record.h"
 
@@ -164,12 +165,15 @@ std::error_code SpoolDir::recover(RecoveryReport& report) const {
   std::error_code ec;
   const fs::path tmp = root_ / "tmp";
   for (const auto& entry : fs::directory_iterator(tmp, ec)) {
-    if (fs::remove(entry.path(), ec)) ++report.removed_temporary;
+    // Delivered messages' files kept for reuse (file_pool.h) are there after any stop; the rest was being written.
+    const bool recycled = is_recycled_file(entry.path().filename().string());
+    if (fs::remove(entry.path(), ec)) ++(recycled ? report.removed_recycled : report.removed_temporary);
     if (ec) return ec;
   }
   if (ec) return ec;
-  if (report.removed_temporary > 0) {
+  if (report.removed_temporary > 0)
     spdlog::info("spool: removed {} half-written file(s) from {}", report.removed_temporary, tmp.string());
+  if (report.removed_temporary + report.removed_recycled > 0) {
     if (auto sync_error = sync_directory(tmp)) return sync_error;
   }
 

@@ -81,6 +81,7 @@ struct SpoolChange {
 
 struct RecoveryReport {
   size_t removed_temporary = 0;   // half-written files found in tmp/
+  size_t removed_recycled = 0;    // delivered messages' files the last run kept for reuse (file_pool.h)
   size_t reattached_states = 0;   // state files moved back beside their message after an interrupted move
   size_t removed_orphans = 0;     // state files whose message is gone
   QueueId newest_id;              // the greatest id of a message in any folder (empty when there is none)

@@ -6,7 +6,9 @@
 #include <sched.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <regex>
@@ -273,18 +275,24 @@ TEST(LifecycleReload, CpuSchedulingDefaultsToBatch) {
 TEST(LifecycleReload, ThreadsAreNamedForWhatTheyDo) {
   Relay relay;
   ASSERT_TRUE(relay.start()) << relay.log();
+  std::vector<std::string> expected{"delivery", "commit", "commit/folders", "cleanup", "cleanup/folders"};
+  if (std::thread::hardware_concurrency() > 1) expected.push_back("smtpd");
+  // The io threads start once the relay answers, and each names itself when it runs: wait for them (bounded).
   std::multiset<std::string> names;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(relay.pid()) + "/task")) {
-    std::string name = read_file(task.path() / "comm");
-    if (!name.empty() && name.back() == '\n') name.pop_back();
-    names.insert(name);
+  auto all_there = [&] {
+    return std::all_of(expected.begin(), expected.end(), [&](const std::string& n) { return names.count(n) > 0; });
+  };
+  for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+       !all_there() && std::chrono::steady_clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
+    names.clear();
+    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(relay.pid()) + "/task")) {
+      std::string name = read_file(task.path() / "comm");
+      if (!name.empty() && name.back() == '\n') name.pop_back();
+      names.insert(name);
+    }
   }
-  for (const char* expected : {"delivery", "commit", "commit/folders", "cleanup", "cleanup/folders"}) {
-    EXPECT_GE(names.count(expected), 1u) << expected;
-  }
-  if (std::thread::hardware_concurrency() > 1) {
-    EXPECT_GE(names.count("smtpd"), 1u);
-  }
+  for (const auto& n : expected) EXPECT_GE(names.count(n), 1u) << n;
 }
 
 }  // namespace
