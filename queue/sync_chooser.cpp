@@ -13,11 +13,17 @@ void average_in(double& average, double sample) {
 }  // namespace
 
 bool SyncChooser::use_syncfs(size_t files, bool renamed_first) {
-  if (files == 0 || (!renamed_first && files < kMinFilesForSyncfs)) return false;
+  const bool small = files < kMinFilesForSyncfs;
+  if (files == 0 || (small && !renamed_first)) return false;
   std::lock_guard lock(mutex_);
-  // Until both are known, syncfs(): the cheaper on a quiet file system.
+  if (syncfs_ns_ == 0 || per_file_ns_ == 0) {
+    // Until both are known: syncfs() for three files or more (the cheaper on a quiet file system); per-file syncs
+    // for fewer, whose cost other writers' dirty data cannot inflate (a one-shot process, such as sendmail's
+    // offline fallback, never learns more), with a syncfs() probe now and then.
+    return !small || ++since_probe_ >= kProbeEvery;
+  }
   const double per_file_way = per_file_ns_ * static_cast<double>(files) + (renamed_first ? folder_ns_ : 0);
-  if (syncfs_ns_ == 0 || per_file_ns_ == 0 || syncfs_ns_ <= per_file_way) return true;
+  if (syncfs_ns_ <= per_file_way) return true;
   if (++since_probe_ >= kProbeEvery) return true;  // a probe: is the file system quiet again?
   return false;
 }

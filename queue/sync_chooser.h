@@ -22,6 +22,7 @@ class SyncChooser {
   // renamed into their folder before the sync (SpoolChange::checked), so one syncfs() also does the work of the
   // folder fsync that per-file syncs need after their renames: then it is the cheaper from one file on (1,850-2,600
   // against 1,450-1,600 commits/s with one session; queue_commit_bench), and the comparison counts that fsync too.
+  // Until both costs are known, a group of fewer than three syncs file by file (with a syncfs() probe now and then).
   bool use_syncfs(size_t files, bool renamed_first = false);
   // What a sync took (for the averages).
   void syncfs_took(std::chrono::nanoseconds duration);
