@@ -135,6 +135,7 @@ struct Monitoring::Parts {
     if (view.listeners) s.listeners = view.listeners();
     if (view.scheduler_stats) s.scheduler = view.scheduler_stats();
     if (view.spool_syncs) s.spool = view.spool_syncs();
+    if (view.spool_recovery) s.spool_recovery = view.spool_recovery();
     s.queue = census.count(view);
     if (view.upstreams) s.upstreams = view.upstreams();
     for (const auto* t : recorder->upstreams()) {

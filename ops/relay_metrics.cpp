@@ -91,6 +91,10 @@ void queue(Exposition& e, const RelaySnapshot& s) {
   e.sample("smarthost_spool_syncs_total", {{"kind", "filesystem"}}, d(s.spool.syncs.filesystem));
   e.sample("smarthost_spool_syncs_total", {{"kind", "file"}}, d(s.spool.syncs.file));
   e.sample("smarthost_spool_syncs_total", {{"kind", "directory"}}, d(s.spool.syncs.directory));
+  one(e, "smarthost_spool_unclean_start", "1 when this start found no clean-stop mark: the last stop was a crash or a kill",
+      "gauge", s.spool_recovery.unclean ? 1.0 : 0.0);
+  one(e, "smarthost_spool_set_aside", "files this start moved to corrupt/: torn by a crash (never acknowledged) or damaged",
+      "gauge", d(s.spool_recovery.set_aside));
 }
 
 void upstreams(Exposition& e, const RelaySnapshot& s) {

@@ -67,6 +67,7 @@ struct RelaySnapshot {
   queue::SchedulerStats scheduler;
   QueueCounts queue;
   queue::SpoolSyncStats spool;
+  queue::RecoveryReport spool_recovery;
 
   std::vector<policy::UpstreamSnapshot> upstreams;  // router order
   std::vector<UpstreamCounts> tallies;              // first-seen order

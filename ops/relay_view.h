@@ -27,6 +27,7 @@ struct RelayView {
   std::function<size_t()> delivering;
   std::function<queue::SchedulerStats()> scheduler_stats;
   std::function<queue::SpoolSyncStats()> spool_syncs;  // the group commit's counts
+  std::function<queue::RecoveryReport()> spool_recovery;  // what opening the spool found (fixed for the run)
   // Every message in the spool: a disk scan, so called at most every few seconds (QueueCensus caches it).
   std::function<std::vector<queue::QueueEntry>(std::error_code&)> queue_list;
   std::function<std::vector<policy::UpstreamSnapshot>()> upstreams;  // in router order

@@ -235,7 +235,8 @@ std::unique_ptr<FsSpool> FsSpool::open(const fs::path& root, FsSpoolOptions opti
     return nullptr;
   } else {
     if ((error = dir.check_contents(report))) return nullptr;
-    if (!fresh || report.checked > 0 || report.set_aside > 0) {
+    report.unclean = !fresh || report.checked > 0 || report.set_aside > 0;
+    if (report.unclean) {
       spdlog::warn("spool: the last stop was not clean (no {} mark): checked {} message(s) against their records, "
                    "set {} aside in {}", kCleanStopFile, report.checked, report.set_aside,
                    (root / "corrupt").string());

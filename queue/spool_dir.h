@@ -85,7 +85,8 @@ struct RecoveryReport {
   size_t reattached_states = 0;   // state files moved back beside their message after an interrupted move
   size_t removed_orphans = 0;     // state files whose message is gone
   QueueId newest_id;              // the greatest id of a message in any folder (empty when there is none)
-  bool checked_contents = false;  // the last stop was not clean: every message's content was checked
+  bool unclean = false;           // the last stop left no clean-stop mark: a crash or a kill (fs_spool.h)
+  bool checked_contents = false;  // no clean-stop mark (a new spool has none either): every message was checked
   size_t checked = 0;             // messages whose content was read and compared with their record's check
   size_t set_aside = 0;           // files moved to corrupt/: torn or unreadable
 };

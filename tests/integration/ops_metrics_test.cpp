@@ -61,6 +61,9 @@ TEST(OpsMetrics, TrafficHealthReadinessStatusAndTheLogSummary) {
                 metric(text, "smarthost_spool_syncs_total{kind=\"filesystem\"}").value_or(0),
             1.0) << text;
   EXPECT_GE(metric(text, "smarthost_spool_syncs_total{kind=\"directory\"}").value_or(0), 1.0) << text;
+  // A first start: no crash behind it, nothing set aside.
+  EXPECT_EQ(metric(text, "smarthost_spool_unclean_start"), 0.0) << text;
+  EXPECT_EQ(metric(text, "smarthost_spool_set_aside"), 0.0) << text;
   EXPECT_EQ(metric(text, "smarthost_upstream_up{upstream=\"file0\"}"), 1.0) << text;
   EXPECT_GT(metric(text, "smarthost_process_resident_memory_bytes").value_or(0), 1e6) << text;
   EXPECT_GT(metric(text, "smarthost_process_open_fds").value_or(0), 3) << text;

@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "queue/file_pool.h"
+#include "tests/integration/ops_http.h"
 #include "tests/support/relay.h"
 #include "tests/support/smtp_fake/fake_smtp_server.h"
 #include "tests/support/smtp_wire.h"
@@ -145,6 +146,12 @@ TEST(QueueCrash, KillBetweenAcceptAndDelivery) {
                              "records, set 0 aside"),
             std::string::npos)
       << relay.log();
+  std::string text;
+  EXPECT_TRUE(eventually([&] {
+    text = http_get(relay.metrics_port(), "/metrics").body;
+    return metric(text, "smarthost_spool_unclean_start") == 1.0;
+  })) << text;
+  EXPECT_EQ(metric(text, "smarthost_spool_set_aside"), 0.0) << text;
   ASSERT_TRUE(relay.wait_delivered(5)) << relay.log();
   std::set<std::string> delivered;
   for (const auto& path : relay.delivered()) delivered.insert(path.stem().string());
