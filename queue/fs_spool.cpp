@@ -94,7 +94,11 @@ class FsSpoolWriter final : public SpoolWriter {
     auto now = std::chrono::system_clock::now();
     if (message.envelope.received_at == std::chrono::system_clock::time_point{}) message.envelope.received_at = now;
     message.next_attempt = now;
-    // The content as it will be once the buffer is out.
+    if (written_ > 0) {  // a long message, mostly in its file already: the rest goes after it
+      flush();
+      cut();
+    }
+    // The content as it will be once the buffer (if any is left) is out.
     message.check = ContentCheck{written_ + buffer_.size(), crc32c(crc_, buffer_)};
     std::string record = encode_record(message);
     if (!error_ && written_ == 0 && record.size() == kRecordBlock) {

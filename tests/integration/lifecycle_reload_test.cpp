@@ -229,11 +229,18 @@ TEST(LifecycleReload, TheHashAndTheChangedKeysAreLoggedWithSecretsMasked) {
   EXPECT_TRUE(wait_log(relay, "configuration unchanged")) << relay.log();
 }
 
-// The scheduling policy of every thread of `pid` (field 41 of /proc/<pid>/task/<tid>/stat).
+// /proc/<pid>/task/<tid>/<file> of every thread of `pid`.
+std::vector<std::string> per_thread(pid_t pid, const char* file) {
+  std::vector<std::string> contents;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task"))
+    contents.push_back(read_file(task.path() / file));
+  return contents;
+}
+
+// The scheduling policy of every thread of `pid` (field 41 of its stat).
 std::vector<int> thread_policies(pid_t pid) {
   std::vector<int> policies;
-  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid) + "/task")) {
-    std::string stat = read_file(task.path() / "stat");
+  for (const std::string& stat : per_thread(pid, "stat")) {
     std::istringstream fields(stat.substr(stat.rfind(')') + 2));  // field 3 onwards
     std::string field;
     for (int n = 3; n <= 41 && fields >> field; ++n) {
@@ -286,8 +293,7 @@ TEST(LifecycleReload, ThreadsAreNamedForWhatTheyDo) {
        !all_there() && std::chrono::steady_clock::now() < deadline;
        std::this_thread::sleep_for(std::chrono::milliseconds(10))) {
     names.clear();
-    for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(relay.pid()) + "/task")) {
-      std::string name = read_file(task.path() / "comm");
+    for (std::string name : per_thread(relay.pid(), "comm")) {
       if (!name.empty() && name.back() == '\n') name.pop_back();
       names.insert(name);
     }

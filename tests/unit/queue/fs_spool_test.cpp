@@ -24,23 +24,12 @@ namespace {
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 using test::commit;
+using test::count_files;
 using test::envelope;
+using test::open_spool;
 using test::inode_of;
 using test::remove_delivered;
 using test::sample_message;
-
-size_t count_files(const fs::path& dir) {
-  size_t count = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++count;
-  return count;
-}
-
-std::unique_ptr<FsSpool> open_spool(const fs::path& root, FsSpoolOptions options = {}) {
-  std::error_code error;
-  auto spool = FsSpool::open(root, std::move(options), error);
-  EXPECT_TRUE(spool) << error.message();
-  return spool;
-}
 
 TEST(FsSpool, CommittedMessageIsFoundAfterReopen) {
   smarthost::test::TempDir dir;

@@ -18,6 +18,7 @@
 #include <chrono>
 #include <fstream>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -178,6 +179,21 @@ class FakeTransport final : public upstream::Transport {
   asio::steady_timer gate_;
   std::string name_ = "fake0";
 };
+
+// Entries in a directory.
+inline size_t count_files(const std::filesystem::path& dir) {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : std::filesystem::directory_iterator(dir)) ++count;
+  return count;
+}
+
+// Opens a spool, failing the test (and returning null) when it cannot.
+inline std::unique_ptr<FsSpool> open_spool(const std::filesystem::path& root, FsSpoolOptions options = {}) {
+  std::error_code error;
+  auto spool = FsSpool::open(root, std::move(options), error);
+  EXPECT_TRUE(spool) << error.message();
+  return spool;
+}
 
 // Delivers (removes as the scheduler does after a delivery) one message through the spool, running `io`.
 inline std::error_code remove_delivered(asio::io_context& io, FsSpool& spool, const QueueId& id) {

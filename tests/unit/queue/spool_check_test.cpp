@@ -20,22 +20,10 @@ namespace {
 namespace fs = std::filesystem;
 namespace asio = boost::asio;
 using test::commit;
+using test::count_files;
 using test::envelope;
+using test::open_spool;
 using test::sample_message;
-
-size_t count_files(const fs::path& dir) {
-  if (!fs::exists(dir)) return 0;
-  size_t count = 0;
-  for ([[maybe_unused]] const auto& entry : fs::directory_iterator(dir)) ++count;
-  return count;
-}
-
-std::unique_ptr<FsSpool> open_spool(const fs::path& root, FsSpoolOptions options = {}) {
-  std::error_code error;
-  auto spool = FsSpool::open(root, std::move(options), error);
-  EXPECT_TRUE(spool) << error.message();
-  return spool;
-}
 
 void overwrite(const fs::path& path, uint64_t offset, std::string_view bytes) {
   std::fstream file(path, std::ios::in | std::ios::out | std::ios::binary);
@@ -57,6 +45,14 @@ struct SyncTally {
     (kind == SyncKind::filesystem ? filesystem : kind == SyncKind::file ? file : directory)++;
   }
 };
+
+// Options for a spool that syncs every group with syncfs() (new messages renamed first) and counts its syncs.
+FsSpoolOptions syncfs_counted(SyncTally& tally) {
+  FsSpoolOptions options;
+  options.sync = SpoolDir::SyncMethod::syncfs;
+  options.hooks.on_sync = std::ref(tally);
+  return options;
+}
 
 // Both implementations: the one this CPU takes, and the tables of CPUs without SSE 4.2.
 class Crc32cTest : public ::testing::TestWithParam<uint32_t (*)(uint32_t, std::string_view)> {};
@@ -115,10 +111,7 @@ TEST(SpoolRenameFirst, ASyncfsGroupMakesDataAndFolderDurableWithOneSync) {
   smarthost::test::TempDir dir;
   asio::io_context io;
   SyncTally tally;
-  FsSpoolOptions options;
-  options.sync = SpoolDir::SyncMethod::syncfs;
-  options.hooks.on_sync = std::ref(tally);
-  auto spool = open_spool(dir.path(), std::move(options));
+  auto spool = open_spool(dir.path(), syncfs_counted(tally));
   tally = {};
   const std::string content = sample_message("renamed first");
   CommitResult result = commit(io, *spool, envelope("a@example.org", {"b@example.net"}), content);
@@ -162,10 +155,7 @@ TEST(SpoolRenameFirst, RecycledFilesComeBackWithoutAnyFolderSync) {
   smarthost::test::TempDir dir;
   asio::io_context io;
   SyncTally tally;
-  FsSpoolOptions options;
-  options.sync = SpoolDir::SyncMethod::syncfs;
-  options.hooks.on_sync = std::ref(tally);
-  auto spool = open_spool(dir.path(), std::move(options));
+  auto spool = open_spool(dir.path(), syncfs_counted(tally));
   const auto env = envelope("a@example.org", {"b@example.net"});
   QueueId first = commit(io, *spool, env, sample_message("first")).id;
   const ino_t inode = test::inode_of(dir.path() / "active" / first);
