@@ -43,6 +43,7 @@ struct SmtpConfig {
   std::string local_hostname;  // empty = server.hostname
   int debug_level = 0;         // 0..2
   std::string return_path;     // the envelope sender used upstream; empty = keep the client's
+  bool chunking = true;        // BDAT (RFC 3030) when the server offers CHUNKING; false: always DATA
 };
 
 struct MailgunTracking {

@@ -104,6 +104,7 @@ Schema<SmtpConfig> smtp_schema() {
       text("local_hostname", &S::local_hostname, "", checked(check_host)),
       count("debug_level", &S::debug_level, 0, 0, 2),
       text("return_path", &S::return_path, "", checked(check_address)),
+      flag("chunking", &S::chunking, true),
   };
 }
 

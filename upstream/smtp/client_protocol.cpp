@@ -337,7 +337,7 @@ Step ClientProtocol::begin_message(const MessageParams& message) {
   rcpt_accepted_.assign(recipients_.size(), false);
   awaiting_.clear();
   to_send_.clear();
-  mail_ok_ = data_ok_ = empty_data_ = false;
+  mail_ok_ = data_ok_ = empty_data_ = chunked_ = false;
   building_ = DeliveryResult{};
   result_.reset();
 
@@ -380,17 +380,29 @@ Step ClientProtocol::begin_message(const MessageParams& message) {
   for (size_t i = 0; i < recipients_.size(); ++i) {
     to_send_.push_back({"RCPT TO:<" + recipients_[i] + ">", {SmtpStage::rcpt, i}});
   }
-  to_send_.push_back({"DATA", {SmtpStage::data}});
+  // BDAT needs PIPELINING too: without it each command would wait for its reply, and the chunk's with it.
+  chunked_ = settings_.chunking && ext_.chunking && ext_.pipelining && message.size <= kMaxChunk;
+  if (!chunked_) to_send_.push_back({"DATA", {SmtpStage::data}});
   state_ = State::transaction;
   stage_ = SmtpStage::mail;
   if (!ext_.pipelining) return send_next_command();
-  std::string out;  // MAIL, every RCPT and DATA in one write (RFC 2920)
+  std::string out;  // MAIL, every RCPT and DATA in one write (RFC 2920); with BDAT, the chunk follows in it
   while (!to_send_.empty()) {
     out += command(to_send_.front().line);
     awaiting_.push_back(to_send_.front().pending);
     to_send_.pop_front();
   }
-  return {std::move(out), Next::read_reply};
+  return {std::move(out), chunked_ ? Next::send_chunk : Next::read_reply};
+}
+
+std::string ClientProtocol::chunk_command(uint64_t octets) {
+  awaiting_.push_back({SmtpStage::data_end});
+  return command("BDAT " + std::to_string(octets) + " LAST");
+}
+
+Step ClientProtocol::chunk_sent() {
+  if (settings_.trace) trace_.push_back("C: <message body>");
+  return {{}, Next::read_reply};
 }
 
 Step ClientProtocol::send_next_command() {
@@ -434,25 +446,35 @@ Step ClientProtocol::finish_message(Next next) {
   return {{}, next};
 }
 
-Step ClientProtocol::on_transaction_reply(const Reply& reply) {
-  if (state_ == State::data_end) {
-    stage_ = SmtpStage::data_end;
-    if (reply.code == 421) return fail(SmtpStage::data_end, reply);
-    transaction_clear_ = true;  // whatever the reply, the transaction is over (RFC 5321 4.1.1.4)
-    if (!empty_data_) {
-      for (size_t i = 0; i < recipients_.size(); ++i) {
-        if (rcpt_accepted_[i] && !rcpt_results_[i]) record_recipient(i, SmtpStage::data_end, reply);
-      }
+// The reply to the final dot, or to BDAT LAST.
+Step ClientProtocol::on_final_reply(const Reply& reply) {
+  stage_ = SmtpStage::data_end;
+  if (reply.code == 421) return fail(SmtpStage::data_end, reply);
+  // Whatever the reply to the dot, the transaction is over (RFC 5321 4.1.1.4). A refused BDAT leaves it to RSET.
+  transaction_clear_ = !chunked_ || reply.positive();
+  if (!empty_data_) {
+    for (size_t i = 0; i < recipients_.size(); ++i) {
+      if (rcpt_accepted_[i] && !rcpt_results_[i]) record_recipient(i, SmtpStage::data_end, reply);
+    }
+    // After a refused MAIL or every RCPT refused, the BDAT's "503 no valid recipients" says nothing new.
+    if (!chunked_ || std::find(rcpt_accepted_.begin(), rcpt_accepted_.end(), true) != rcpt_accepted_.end()) {
       building_.reply = reply.to_string();
       if (reply.positive()) building_.remote_id = remote_id_of(reply);
     }
-    return finish_message(Next::ready);
   }
+  return finish_message(Next::ready);
+}
+
+Step ClientProtocol::on_transaction_reply(const Reply& reply) {
+  if (state_ == State::data_end) return on_final_reply(reply);
   if (awaiting_.empty()) return fail(stage_, reply);
   Pending pending = awaiting_.front();
   awaiting_.pop_front();
   stage_ = pending.stage;
+  // With BDAT the message left with the commands: once the server answers any of them, it may have it.
+  if (chunked_) data_ok_ = true;
   if (reply.code == 421) return fail(pending.stage, reply);
+  if (pending.stage == SmtpStage::data_end) return on_final_reply(reply);
 
   switch (pending.stage) {
     case SmtpStage::mail:

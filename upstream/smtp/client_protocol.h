@@ -1,4 +1,5 @@
-// The SMTP client side as a state machine with no I/O (RFC 5321, 2920, 1870, 6152, 6531, 2034, 3207, 4954, XOAUTH2).
+// The SMTP client side as a state machine with no I/O (RFC 5321, 2920, 3030, 1870, 6152, 6531, 2034, 3207, 4954,
+// XOAUTH2).
 // It takes reply lines and returns the bytes to write plus what the connection must do next. The connection
 // coroutine (smtp_connection.cpp) does the reading, writing, TLS, token fetching and body streaming.
 #pragma once
@@ -24,6 +25,8 @@ enum class Next {
   start_tls,      // throw away anything already read, run the TLS handshake, then call tls_started()
   refresh_token,  // XOAUTH2 was refused: fetch a fresh access token, then call token_refreshed()
   send_body,      // 354 came: stream the message through a DotStuffer (it ends with ".\r\n"), then body_sent()
+  send_chunk,     // CHUNKING: write Step::output (MAIL and RCPT, not yet written), then chunk_command(n), then the
+                  // message as n octets (DotStuffer, Framing::bdat), all in one write; then chunk_sent()
   ready,          // the session is idle: begin_message(), probe() or quit() may follow
   close,          // the session is over (failed, or QUIT answered): close the connection
 };
@@ -42,6 +45,7 @@ struct ClientSettings {
   std::string password;
   bool oauth2 = false;      // authenticate with XOAUTH2 and the access token given to start()
   bool trace = false;       // record the protocol trace (AUTH data masked) for take_trace()
+  bool chunking = true;     // send with BDAT when the server offers CHUNKING and PIPELINING (below)
 };
 
 // The server's EHLO answer, as understood.
@@ -76,6 +80,12 @@ struct SessionFailure {
 
 class ClientProtocol {
  public:
+  // A message up to this size goes as one BDAT chunk (RFC 3030) when the server offers CHUNKING and PIPELINING:
+  // MAIL, RCPT, "BDAT <n> LAST" and the message in one write and one round trip, where DATA takes two (its 354
+  // first). The chunk's length must be known before it is sent, so the connection holds the whole encoded
+  // message; larger messages stream after DATA.
+  static constexpr uint64_t kMaxChunk = 256 * 1024;
+
   explicit ClientProtocol(ClientSettings settings);
 
   // The connection is open (and, with implicit TLS, encrypted): wait for the greeting. `oauth_token` is the
@@ -94,12 +104,17 @@ class ClientProtocol {
   Step begin_message(const MessageParams& message);
   // The body and its terminating dot were written after Next::send_body.
   Step body_sent();
+  // After Next::send_chunk: the BDAT command for a chunk of `octets`, the whole message (CRLF included).
+  std::string chunk_command(uint64_t octets);
+  // The commands, the BDAT command and the chunk were written.
+  Step chunk_sent();
   // Checks an idle session before reuse: RSET, which must answer 250.
   Step probe();
   // Ready, and no transaction is open on the server: the last one ended with the reply to its final dot (or
   // none was begun, or RSET answered since), so the next MAIL needs no RSET before it (RFC 5321 4.1.1.4).
   bool transaction_clear() const { return state_ == State::ready && transaction_clear_; }
-  // The message begun last got its 354: from then on its data may have reached the server.
+  // The message begun last got its 354 (with BDAT: any reply to its transaction): from then on its data may
+  // have reached the server.
   bool data_started() const { return data_ok_; }
   // Ends the session politely.
   Step quit();
@@ -142,6 +157,7 @@ class ClientProtocol {
   Step fail(SmtpStage stage, const Reply& reply);
   Step fail_with(SmtpStage stage, const Reply& reply, Classification c);
   Step on_transaction_reply(const Reply& reply);
+  Step on_final_reply(const Reply& reply);
   Step finish_message(Next next);
   Step send_next_command();
   void record_recipient(size_t index, SmtpStage stage, const Reply& reply);
@@ -168,6 +184,7 @@ class ClientProtocol {
   bool data_ok_ = false;
   bool transaction_clear_ = true;  // see transaction_clear()
   bool empty_data_ = false;  // DATA was accepted with no recipient: the dot alone was sent
+  bool chunked_ = false;     // the message goes in one BDAT chunk instead of after DATA
   std::optional<DeliveryResult> result_;
   DeliveryResult building_;
 

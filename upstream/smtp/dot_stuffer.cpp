@@ -55,7 +55,7 @@ void DotStuffer::feed(std::string_view bytes, std::string& out) {
         out.append("\r\n ");
         line_length_ = 1;
       }
-      if (line_length_ == 0 && *p == '.') {
+      if (dots_ && line_length_ == 0 && *p == '.') {
         out.push_back('.');
         ++line_length_;
       }
@@ -70,7 +70,7 @@ void DotStuffer::feed(std::string_view bytes, std::string& out) {
 void DotStuffer::finish(std::string& out) {
   if (pending_cr_ || line_length_ > 0) end_line(out);
   pending_cr_ = false;
-  out.append(".\r\n");
+  if (dots_) out.append(".\r\n");
 }
 
 }  // namespace smarthost::upstream::smtp

@@ -100,6 +100,7 @@ ClientSettings protocol_settings(const ConnectionSettings& s) {
   c.password = s.password;
   c.oauth2 = s.oauth2;
   c.trace = s.debug_level > 0;
+  c.chunking = s.chunking;
   return c;
 }
 
@@ -145,10 +146,12 @@ struct SmtpConnection::Io {
     return "connection lost: " + ec.message();
   }
 
+  // Writes `data`, then `more`, in one gathered write where the socket takes it.
   asio::awaitable<error_code> write_all(const std::shared_ptr<Io>& self, std::string_view data,
-                                        std::chrono::milliseconds timeout) {
+                                        std::chrono::milliseconds timeout, std::string_view more = {}) {
     arm(self, timeout);
-    auto buffer = asio::buffer(data.data(), data.size());
+    std::array<asio::const_buffer, 2> buffer{asio::buffer(data.data(), data.size()),
+                                             asio::buffer(more.data(), more.size())};
     error_code ec;
     if (tls) {
       std::tie(ec, std::ignore) = co_await asio::async_write(*tls, buffer, asio::as_tuple(asio::use_awaitable));
@@ -234,6 +237,10 @@ asio::awaitable<Next> SmtpConnection::drive(Step step) {
   const auto timeout = settings_->timeout;
   while (true) {
     flush_trace();
+    if (step.next == Next::send_chunk) {  // the commands go out with the chunk (stream_body)
+      chunk_commands_ = std::move(step.output);
+      co_return step.next;
+    }
     if (!step.output.empty()) {
       if (closed_) {
         protocol_.io_failed("connection already closed");
@@ -298,6 +305,7 @@ asio::awaitable<Next> SmtpConnection::drive(Step step) {
         break;
       }
       case Next::send_body:
+      case Next::send_chunk:
       case Next::ready:
         flush_trace();
         co_return step.next;
@@ -361,10 +369,10 @@ asio::awaitable<std::optional<SessionFailure>> SmtpConnection::open() {
 }
 
 asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& message, const std::string& header,
-                                                         uint64_t body_offset) {
+                                                         uint64_t body_offset, bool chunk) {
   FileHandle file(message.content_path);
   if (file.get() < 0) co_return "cannot open the queued message: " + std::string(std::strerror(errno));
-  DotStuffer stuffer;
+  DotStuffer stuffer(chunk ? DotStuffer::Framing::bdat : DotStuffer::Framing::data);
   // Reads exactly the recorded message (no read to find the end of the file), through buffers sized by it: a
   // 4 KiB message allocates a few KiB, not the few hundred that make the allocator trim and refault per delivery.
   const uint64_t end = message.content_offset + message.size;
@@ -375,22 +383,30 @@ asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& 
   stuffer.feed(header, out);
   // Not a std::string: resizing one zero-fills the whole chunk before every read (a 64 KiB memset per read).
   const size_t chunk_size = static_cast<size_t>(std::clamp<uint64_t>(body_bytes, 1, kFileChunk));
-  auto chunk = std::make_unique_for_overwrite<char[]>(chunk_size);
+  auto buffer = std::make_unique_for_overwrite<char[]>(chunk_size);
   for (uint64_t offset = body_offset; offset < end;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_size, end - offset));
-    const ssize_t n = read_into(file.get(), offset, chunk.get(), want);
+    const ssize_t n = read_into(file.get(), offset, buffer.get(), want);
     if (n < 0) co_return "cannot read the queued message: " + std::string(std::strerror(errno));
     if (static_cast<size_t>(n) < want) co_return "the queued message is shorter than its record says";
     offset += want;
-    stuffer.feed(std::string_view(chunk.get(), want), out);
-    if (out.size() >= kWriteChunk) {
+    stuffer.feed(std::string_view(buffer.get(), want), out);
+    if (!chunk && out.size() >= kWriteChunk) {
       error_code ec = co_await io_->write_all(io_, out, settings_->timeout);
       if (ec) co_return io_->describe(ec);
       out.clear();
     }
   }
   stuffer.finish(out);
-  error_code ec = co_await io_->write_all(io_, out, settings_->timeout);
+  error_code ec;
+  if (chunk) {
+    // MAIL, RCPT, "BDAT <n> LAST" and the message: one write, one round trip.
+    std::string commands = std::move(chunk_commands_);
+    commands += protocol_.chunk_command(out.size());
+    ec = co_await io_->write_all(io_, commands, settings_->timeout, out);
+  } else {
+    ec = co_await io_->write_all(io_, out, settings_->timeout);
+  }
   if (ec) co_return io_->describe(ec);
   co_return std::string{};
 }
@@ -489,13 +505,17 @@ asio::awaitable<DeliveryResult> SmtpConnection::send_transaction(const OutboundM
 
   if (!usable()) co_return local_failure("upstream session not ready");
   Next next = co_await drive(protocol_.begin_message(params));
-  if (next == Next::send_body) {
-    std::string error = co_await stream_body(message, header, body_offset);
+  if (next == Next::send_body || next == Next::send_chunk) {
+    const bool chunk = next == Next::send_chunk;
+    std::string error = co_await stream_body(message, header, body_offset, chunk);
     if (!error.empty()) {
       // Never send the final dot after a partial body: dropping the connection makes the server discard it.
+      // (A BDAT chunk is written whole or not at all: nothing is sent before the message has been read.)
       protocol_.io_failed(error);
       flush_trace();
       close();
+    } else if (chunk) {  // (not one co_await of a ?: of two temporaries: GCC 12 destroys the wrong one)
+      next = co_await drive(protocol_.chunk_sent());
     } else {
       next = co_await drive(protocol_.body_sent());
     }

@@ -40,6 +40,7 @@ struct ConnectionSettings {
   bool allow_plaintext_auth = false;  // derived: true only for loopback upstreams
   SenderIdentity identity;
   std::string return_path;  // overrides the envelope sender when set
+  bool chunking = true;     // BDAT when the server offers CHUNKING and PIPELINING
 };
 
 class SmtpConnection {
@@ -76,14 +77,16 @@ class SmtpConnection {
   struct Io;
   boost::asio::awaitable<DeliveryResult> send_transaction(const OutboundMessage& message);
   boost::asio::awaitable<Next> drive(Step step);
+  // Sends the message after DATA's 354, or with `chunk` as one BDAT chunk behind the transaction's commands.
   boost::asio::awaitable<std::string> stream_body(const OutboundMessage& message, const std::string& header,
-                                                  uint64_t body_offset);
+                                                  uint64_t body_offset, bool chunk);
   void flush_trace();
 
   std::shared_ptr<Io> io_;
   std::shared_ptr<const ConnectionSettings> settings_;
   std::shared_ptr<TokenSource> tokens_;
   ClientProtocol protocol_;
+  std::string chunk_commands_;  // MAIL and RCPT held back to go out with a BDAT chunk
   uint64_t messages_ = 0;
   uint64_t id_ = 0;
   bool closed_ = false;

@@ -158,6 +158,7 @@ SmtpTransport::SmtpTransport(const conf::Upstream& upstream, const conf::Securit
   settings->timeout = smtp->timeout;
   settings->connect_timeout = std::min<std::chrono::milliseconds>(pool.connection_timeout, smtp->timeout);
   settings->debug_level = smtp->debug_level;
+  settings->chunking = smtp->chunking;
   settings->local_hostname = smtp->local_hostname.empty() ? local_hostname : smtp->local_hostname;
   settings->username = smtp->username;
   settings->password = smtp->password;

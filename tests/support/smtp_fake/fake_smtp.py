@@ -71,6 +71,7 @@ class Session:
         self.tls = False
         self.mail_from = None
         self.rcpts = []
+        self.chunks = b""  # BDAT chunks of the message in progress
         self.msg_no = 0
 
     def send(self, data):
@@ -85,9 +86,11 @@ class Session:
         line, _, self.buf = self.buf.partition(b"\n")
         return line.rstrip(b"\r").decode("utf-8", "replace")
 
-    def reply(self, cmd, line, default):
-        """Sends `default` unless a rule says otherwise. Returns the reply sent, or raises Dropped."""
-        rule = find_rule(cmd, line, self.conn_no, self.msg_no)
+    def reply(self, cmd, line, default, rule=False):
+        """Sends `default` unless a rule (looked up unless given) says otherwise. Returns the reply sent, or raises
+        Dropped."""
+        if rule is False:
+            rule = find_rule(cmd, line, self.conn_no, self.msg_no)
         text = default
         if rule:
             if rule.get("delay"):
@@ -111,7 +114,8 @@ class Session:
         self.reply("GREETING", "", scenario.get("greeting", "220 fake.example ESMTP"))
         while True:
             line = self.readline()
-            log(event="command", conn=self.conn_no, line=line, tls=self.tls)
+            # "buffered": octets that had already arrived behind this line (pipelined commands, a BDAT chunk).
+            log(event="command", conn=self.conn_no, line=line, tls=self.tls, buffered=len(self.buf))
             verb = line.split(" ", 1)[0].upper()
             if verb == "EHLO":
                 ext = self.ehlo_lines()
@@ -155,8 +159,10 @@ class Session:
                 sent = self.reply("DATA", line, "354 End data with <CR><LF>.<CR><LF>")
                 if sent.startswith("354"):
                     self.data()
+            elif verb == "BDAT" and "CHUNKING" in self.ehlo_lines():
+                self.bdat(line)
             elif verb == "RSET":
-                self.mail_from, self.rcpts = None, []
+                self.mail_from, self.rcpts, self.chunks = None, [], b""
                 self.reply("RSET", line, "250 2.0.0 Ok")
             elif verb == "NOOP":
                 self.reply("NOOP", line, "250 2.0.0 Ok")
@@ -192,6 +198,43 @@ class Session:
         log(event="message", conn=self.conn_no, number=self.msg_no, mail_from=self.mail_from, rcpts=self.rcpts,
             data=base64.b64encode(data).decode(), tls=self.tls)
         self.reply("DATA_END", "", "250 2.0.0 Ok: queued as FAKE%d" % self.msg_no)
+        self.mail_from, self.rcpts = None, []
+
+    def read_exactly(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise Dropped()
+            self.buf += chunk
+        data, self.buf = self.buf[:n], self.buf[n:]
+        return data
+
+    def bdat(self, line):
+        """RFC 3030: the chunk is read whatever the reply, so the session stays in step."""
+        parts = line.split()
+        if len(parts) not in (2, 3) or not parts[1].isdigit() or (len(parts) == 3 and parts[2].upper() != "LAST"):
+            self.send("501 5.5.4 Syntax: BDAT <size> [LAST]\r\n")
+            return
+        size, last = int(parts[1]), len(parts) == 3
+        chunk = self.read_exactly(size)
+        log(event="bdat", conn=self.conn_no, size=size, last=last)
+        if b"\r" in chunk.replace(b"\r\n", b"") or b"\n" in chunk.replace(b"\r\n", b""):
+            log(event="bare_line_end", conn=self.conn_no)
+        if any(len(l) > 998 for l in chunk.split(b"\r\n")):
+            log(event="long_line", conn=self.conn_no)
+        if self.mail_from is None or not self.rcpts:
+            self.reply("BDAT", line, "503 5.5.1 No valid recipients")
+            return
+        self.chunks += chunk
+        if not last:
+            self.reply("BDAT", line, "250 2.0.0 %d octets received" % size)
+            return
+        data, self.chunks = self.chunks, b""
+        rule = find_rule("BDAT", line, self.conn_no, self.msg_no)
+        if not rule or rule.get("reply", "2").startswith("2"):
+            log(event="message", conn=self.conn_no, number=self.msg_no, mail_from=self.mail_from, rcpts=self.rcpts,
+                data=base64.b64encode(data).decode(), tls=self.tls)
+        self.reply("BDAT", line, "250 2.0.0 Ok: queued as FAKE%d" % self.msg_no, rule)
         self.mail_from, self.rcpts = None, []
 
     def auth(self, line):

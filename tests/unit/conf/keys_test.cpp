@@ -79,6 +79,7 @@ const std::vector<KeyCase>& cases() {
       {"smtp", "config", "local_hostname", "\"\"", "\"mx.example.com\"", "\"mx.example.com\"", {"\"a b\""}},
       {"smtp", "config", "debug_level", "0", "2", "2", {"-1", "3", "1.0"}},
       {"smtp", "config", "return_path", "\"\"", "\"b@example.com\"", "\"b@example.com\"", {"\"b\""}},
+      {"smtp", "config", "chunking", "true", "false", "false", {"\"no\"", "0"}},
       // ---- mailgun
       {"mailgun", "config", "domain", "(required)", "\"mg.example.org\"", "\"mg.example.org\"", {"\"a..b\""}},
       {"mailgun", "config", "region", "\"us\"", "\"eu\"", "\"eu\"", {"\"EU\"", "1"}},

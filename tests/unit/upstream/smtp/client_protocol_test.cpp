@@ -3,23 +3,11 @@
 
 #include <openssl/evp.h>
 
+#include "tests/unit/upstream/smtp/client_protocol_support.h"
 #include "upstream/smtp/client_protocol.h"
 
 namespace smarthost::upstream::smtp {
 namespace {
-
-// "250-a|250 b" -> one Reply.
-Reply reply(std::string_view text) {
-  ReplyReader reader;
-  size_t pos = 0;
-  while (true) {
-    size_t bar = text.find('|', pos);
-    auto status = reader.feed(text.substr(pos, bar == std::string_view::npos ? std::string_view::npos : bar - pos));
-    if (status != ReplyReader::Status::incomplete) break;
-    pos = bar + 1;
-  }
-  return reader.take();
-}
 
 std::string b64(std::string_view s) {
   std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
@@ -27,34 +15,6 @@ std::string b64(std::string_view s) {
                                                  reinterpret_cast<const unsigned char*>(s.data()),
                                                  static_cast<int>(s.size()))));
   return out;
-}
-
-constexpr std::string_view kEhloFull =
-    "250-mx.example.net|250-PIPELINING|250-SIZE 10240000|250-8BITMIME|250-SMTPUTF8|250-ENHANCEDSTATUSCODES|"
-    "250-AUTH PLAIN LOGIN XOAUTH2|250 STARTTLS";
-
-ClientSettings plain_settings() {
-  ClientSettings s;
-  s.local_hostname = "relay.example.com";
-  s.trace = true;
-  return s;
-}
-
-// Drives a session to `ready` with the given EHLO answer.
-void establish(ClientProtocol& p, std::string_view ehlo = kEhloFull) {
-  ASSERT_EQ(p.start().next, Next::read_reply);
-  Step s = p.on_reply(reply("220 mx.example.net ESMTP"));
-  ASSERT_EQ(s.output, "EHLO relay.example.com\r\n");
-  s = p.on_reply(reply(ehlo));
-  ASSERT_EQ(s.next, Next::ready);
-}
-
-MessageParams message(std::vector<std::string> rcpts = {"a@x.example", "b@x.example"}) {
-  MessageParams m;
-  m.mail_from = "sender@client.example";
-  m.recipients = std::move(rcpts);
-  m.size = 1234;
-  return m;
 }
 
 TEST(ClientProtocol, ParsesExtensions) {

@@ -1,4 +1,5 @@
-// DATA encoding: dot-stuffing, canonical CRLF, folding, and independence from how the input is split.
+// DATA encoding: dot-stuffing, canonical CRLF, folding, and independence from how the input is split; and the
+// same encoding for a BDAT chunk, without the dots.
 #include <gtest/gtest.h>
 
 #include "upstream/smtp/dot_stuffer.h"
@@ -6,8 +7,8 @@
 namespace smarthost::upstream::smtp {
 namespace {
 
-std::string encode(std::string_view in) {
-  DotStuffer s;
+std::string encode(std::string_view in, DotStuffer::Framing framing = DotStuffer::Framing::data) {
+  DotStuffer s(framing);
   std::string out;
   s.feed(in, out);
   s.finish(out);
@@ -69,6 +70,18 @@ TEST(DotStuffer, SplitInputGivesTheSameBytes) {
     s.finish(out);
     EXPECT_EQ(out, whole) << chunk;
   }
+}
+
+TEST(DotStuffer, ChunkFramingHasNoDotsButTheSameLines) {
+  constexpr auto bdat = DotStuffer::Framing::bdat;
+  EXPECT_EQ(encode("a\r\n.b\r\n.\r\n", bdat), "a\r\n.b\r\n.\r\n");  // a lone dot is only text in a chunk
+  EXPECT_EQ(encode("x\n.\nMAIL FROM:<evil>", bdat), "x\r\n.\r\nMAIL FROM:<evil>\r\n");
+  EXPECT_EQ(encode("", bdat), "");
+  std::string line(1500, 'x');
+  line.append("\r\n");
+  std::string folded = encode(line, bdat);
+  EXPECT_EQ(folded.substr(998, 3), "\r\n ");
+  EXPECT_TRUE(folded.ends_with("x\r\n"));
 }
 
 }  // namespace
