@@ -2,10 +2,13 @@
 // requires STARTTLS and AUTH: the message arrives byte for byte (headers, dot-stuffed lines, 8-bit text, long
 // lines), with only the relay's Received: line in front, over verified TLS, as the configured user, with
 // return_path as the envelope sender and BODY=8BITMIME kept. Also: from_mode both ways, and against the scriptable
-// fake server a 4xx retried and a 5xx bounced to the sender with the null reverse-path.
+// fake server a 4xx retried and a 5xx bounced to the sender with the null reverse-path, and the message sent as
+// one BDAT chunk where CHUNKING is offered.
 #include <gtest/gtest.h>
 
 #include <boost/json/serialize.hpp>
+
+#include <algorithm>
 
 #include "tests/support/smtp_fake/fake_smtp_server.h"
 #include "tests/support/upstream_e2e.h"
@@ -218,6 +221,35 @@ TEST(UpstreamSmtpRelayFailures, TemporaryRetriedPermanentBounced) {
   EXPECT_NE(bounce->data.find("Final-Recipient: rfc822; gone@example.net"), std::string::npos) << bounce->data;
   EXPECT_NE(bounce->data.find("550 5.1.1"), std::string::npos) << bounce->data;
   EXPECT_TRUE(wait_until([&] { return queue_entries(relay).empty(); })) << relay.log();
+}
+
+// When the upstream offers CHUNKING the message goes as one BDAT chunk (RFC 3030): byte for byte with only the
+// relay's Received: line in front (dots not stuffed, 8-bit text and BODY=8BITMIME kept), the sender identity
+// applied to the header section, and no DATA at all.
+TEST(UpstreamSmtpRelayChunking, ByteExactInOneBdatChunk) {
+  TempDir peer;
+  FakeSmtpServer fake(peer.path(), R"({"ehlo": ["PIPELINING", "CHUNKING", "8BITMIME", "ENHANCEDSTATUSCODES"]})");
+  RelayOptions o;
+  o.upstream = smtp_upstream(fake.port(), "missing", false);
+  Relay relay(o);
+  E2E_START_RELAY(relay);
+
+  ASSERT_TRUE(send_message(relay.port(), "alice@client.example", {"bob@example.net"}, kMessage, "BODY=8BITMIME")
+                  .accepted());
+  ASSERT_TRUE(wait_until([&] { return fake.messages().size() == 1; }, 8s)) << relay.log();
+  const FakeMessage received = fake.messages()[0];
+  auto [trace_field, rest] = split_first_field(received.data);
+  EXPECT_TRUE(trace_field.starts_with("Received: ")) << trace_field;
+  EXPECT_EQ(rest, kMessage);
+  EXPECT_NE(received.mail_from.find("BODY=8BITMIME"), std::string::npos) << received.mail_from;
+  auto chunks = fake.events("bdat");
+  ASSERT_EQ(chunks.size(), 1u);
+  EXPECT_EQ(chunks[0].at("size").as_int64(), static_cast<int64_t>(received.data.size()));
+  EXPECT_TRUE(chunks[0].at("last").as_bool());
+  auto commands = fake.commands();
+  EXPECT_EQ(std::count(commands.begin(), commands.end(), std::string("DATA")), 0);
+  EXPECT_FALSE(wait_for_log_line(relay, {"rcpt=bob@example.net", "result=delivered", "queued as FAKE1"}).empty())
+      << relay.log();
 }
 
 // The guide's advanced example as written: implicit TLS (use_ssl) with AUTH, the EHLO name from local_hostname,
