@@ -471,8 +471,6 @@ Step ClientProtocol::on_transaction_reply(const Reply& reply) {
   Pending pending = awaiting_.front();
   awaiting_.pop_front();
   stage_ = pending.stage;
-  // With BDAT the message left with the commands: once the server answers any of them, it may have it.
-  if (chunked_) data_ok_ = true;
   if (reply.code == 421) return fail(pending.stage, reply);
   if (pending.stage == SmtpStage::data_end) return on_final_reply(reply);
 
@@ -480,6 +478,8 @@ Step ClientProtocol::on_transaction_reply(const Reply& reply) {
     case SmtpStage::mail:
       if (reply.positive()) {
         mail_ok_ = true;
+        // With BDAT the message left with the commands: once MAIL is accepted, the server may end up with it.
+        data_ok_ = data_ok_ || chunked_;
       } else {
         for (size_t i = 0; i < recipients_.size(); ++i) record_recipient(i, SmtpStage::mail, reply);
         if (!ext_.pipelining) return finish_message(Next::ready);

@@ -113,8 +113,8 @@ class ClientProtocol {
   // Ready, and no transaction is open on the server: the last one ended with the reply to its final dot (or
   // none was begun, or RSET answered since), so the next MAIL needs no RSET before it (RFC 5321 4.1.1.4).
   bool transaction_clear() const { return state_ == State::ready && transaction_clear_; }
-  // The message begun last got its 354 (with BDAT: any reply to its transaction): from then on its data may
-  // have reached the server.
+  // The message begun last got its 354 (with BDAT: its MAIL was accepted): from then on its data may have
+  // reached the server.
   bool data_started() const { return data_ok_; }
   // Ends the session politely.
   Step quit();

@@ -121,6 +121,17 @@ TEST(ClientChunking, ConnectionLostBeforeAnyReplyMeansNothingArrived) {
   EXPECT_EQ(p.take_result().outcome, Outcome::temporary);
 }
 
+TEST(ClientChunking, Reply421ToMailMeansNothingArrived) {
+  ClientProtocol p(plain_settings());
+  establish(p, kEhloChunking);
+  p.begin_message(message({"a@x.example"}));
+  p.chunk_command(50);
+  p.chunk_sent();
+  EXPECT_EQ(p.on_reply(reply("421 4.4.2 fake.example Error: timeout exceeded")).next, Next::close);
+  EXPECT_FALSE(p.data_started());  // the server closes without a transaction: the chunk went nowhere
+  EXPECT_EQ(p.take_result().outcome, Outcome::temporary);
+}
+
 TEST(ClientChunking, Reply421AfterTheChunkEndsTheSession) {
   ClientProtocol p(plain_settings());
   establish(p, kEhloChunking);

@@ -151,6 +151,18 @@ TEST_F(FakeChunkingRelay, ReusedSessionClosedBeforeAnyReplyGoesOnAnother) {
   EXPECT_EQ(fake.messages().size(), 2u);
 }
 
+TEST_F(FakeChunkingRelay, ReusedSessionAnswering421AtMailGoesOnAnother) {
+  test::FakeSmtpServer fake(dir_.path() / "fake",
+                            chunking(R"("rules": [{"cmd": "MAIL", "connection": 1, "message": 2,
+                                                   "reply": "421 4.4.2 fake.example Error: timeout exceeded"}])"));
+  SmtpTransport t = transport(fake);
+  EXPECT_EQ(deliver(t, message()).outcome, Outcome::delivered);
+  DeliveryResult second = deliver(t, message());
+  EXPECT_EQ(second.outcome, Outcome::delivered) << second.reply;
+  EXPECT_EQ(fake.connections(), 2);
+  EXPECT_EQ(fake.messages().size(), 2u);
+}
+
 TEST_F(FakeChunkingRelay, SessionLostAfterTheChunkIsNeverRetriedAtOnce) {
   // The server has the message once it read the last chunk; sending it again at once would deliver it twice.
   test::FakeSmtpServer fake(dir_.path() / "fake",
