@@ -412,6 +412,10 @@ Step ClientProtocol::send_next_command() {
   return {command(next.line), Next::read_reply};
 }
 
+bool ClientProtocol::any_recipient_accepted() const {
+  return std::find(rcpt_accepted_.begin(), rcpt_accepted_.end(), true) != rcpt_accepted_.end();
+}
+
 void ClientProtocol::record_recipient(size_t index, SmtpStage stage, const Reply& reply) {
   Classification c = classify_smtp(stage, reply.code, reply.enhanced, reply.text());
   building_.upstream_unhealthy |= c.upstream_unhealthy;
@@ -457,7 +461,7 @@ Step ClientProtocol::on_final_reply(const Reply& reply) {
       if (rcpt_accepted_[i] && !rcpt_results_[i]) record_recipient(i, SmtpStage::data_end, reply);
     }
     // After a refused MAIL or every RCPT refused, the BDAT's "503 no valid recipients" says nothing new.
-    if (!chunked_ || std::find(rcpt_accepted_.begin(), rcpt_accepted_.end(), true) != rcpt_accepted_.end()) {
+    if (!chunked_ || any_recipient_accepted()) {
       building_.reply = reply.to_string();
       if (reply.positive()) building_.remote_id = remote_id_of(reply);
     }
@@ -492,9 +496,8 @@ Step ClientProtocol::on_transaction_reply(const Reply& reply) {
       }
       break;
     case SmtpStage::data: {
-      bool any_accepted = std::find(rcpt_accepted_.begin(), rcpt_accepted_.end(), true) != rcpt_accepted_.end();
       if (reply.code == 354) {
-        if (mail_ok_ && any_accepted) {
+        if (mail_ok_ && any_recipient_accepted()) {
           data_ok_ = true;
           return {{}, Next::send_body};
         }
@@ -513,10 +516,11 @@ Step ClientProtocol::on_transaction_reply(const Reply& reply) {
   }
   if (!awaiting_.empty()) return {{}, Next::read_reply};
   if (!to_send_.empty()) {
-    bool any_accepted = std::find(rcpt_accepted_.begin(), rcpt_accepted_.end(), true) != rcpt_accepted_.end();
     // Without PIPELINING, DATA is sent only when some recipient was accepted; a transaction left open here is
     // cleared by the RSET probe before the next message.
-    if (to_send_.front().pending.stage == SmtpStage::data && !any_accepted) return finish_message(Next::ready);
+    if (to_send_.front().pending.stage == SmtpStage::data && !any_recipient_accepted()) {
+      return finish_message(Next::ready);
+    }
     return send_next_command();
   }
   return finish_message(Next::ready);

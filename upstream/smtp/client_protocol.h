@@ -161,6 +161,7 @@ class ClientProtocol {
   Step finish_message(Next next);
   Step send_next_command();
   void record_recipient(size_t index, SmtpStage stage, const Reply& reply);
+  bool any_recipient_accepted() const;  // some RCPT got a 250 in the message in progress
   void end_unanswered(const Reply& reply, Classification c);
   std::string command(std::string_view line, std::string_view shown = {});
   void trace_reply(const Reply& reply);

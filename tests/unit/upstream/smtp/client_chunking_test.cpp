@@ -10,6 +10,14 @@ namespace {
 
 constexpr std::string_view kEhloChunking = "250-mx.example.net|250-PIPELINING|250-CHUNKING|250 ENHANCEDSTATUSCODES";
 
+// A session offering CHUNKING that has written `m`'s commands and its one chunk, and read no reply yet.
+void send_chunked(ClientProtocol& p, const MessageParams& m) {
+  establish(p, kEhloChunking);
+  ASSERT_EQ(p.begin_message(m).next, Next::send_chunk);
+  p.chunk_command(50);
+  p.chunk_sent();
+}
+
 TEST(ClientChunking, CommandsAndTheChunkGoOutTogether) {
   ClientProtocol p(plain_settings());
   establish(p, kEhloChunking);
@@ -77,10 +85,7 @@ TEST(ClientChunking, OnlyWithPipeliningAndForMessagesThatFitOneChunk) {
 
 TEST(ClientChunking, RefusedMailKeepsItsReplyNotTheChunks) {
   ClientProtocol p(plain_settings());
-  establish(p, kEhloChunking);
-  p.begin_message(message());
-  p.chunk_command(50);
-  p.chunk_sent();
+  send_chunked(p, message());
   p.on_reply(reply("553 5.1.8 sender domain does not exist"));
   p.on_reply(reply("503 5.5.1 need MAIL"));
   p.on_reply(reply("503 5.5.1 need MAIL"));
@@ -95,10 +100,7 @@ TEST(ClientChunking, RefusedMailKeepsItsReplyNotTheChunks) {
 
 TEST(ClientChunking, RefusedChunkFailsTheAcceptedRecipients) {
   ClientProtocol p(plain_settings());
-  establish(p, kEhloChunking);
-  p.begin_message(message());
-  p.chunk_command(50);
-  p.chunk_sent();
+  send_chunked(p, message());
   p.on_reply(reply("250 ok"));
   p.on_reply(reply("250 ok"));
   p.on_reply(reply("450 4.2.1 mailbox busy"));
@@ -112,10 +114,7 @@ TEST(ClientChunking, RefusedChunkFailsTheAcceptedRecipients) {
 
 TEST(ClientChunking, ConnectionLostBeforeAnyReplyMeansNothingArrived) {
   ClientProtocol p(plain_settings());
-  establish(p, kEhloChunking);
-  p.begin_message(message({"a@x.example"}));
-  p.chunk_command(50);
-  p.chunk_sent();
+  send_chunked(p, message({"a@x.example"}));
   p.io_failed("connection lost: closed by the upstream");
   EXPECT_FALSE(p.data_started());  // the pool may send it again on another session at once
   EXPECT_EQ(p.take_result().outcome, Outcome::temporary);
@@ -123,10 +122,7 @@ TEST(ClientChunking, ConnectionLostBeforeAnyReplyMeansNothingArrived) {
 
 TEST(ClientChunking, Reply421ToMailMeansNothingArrived) {
   ClientProtocol p(plain_settings());
-  establish(p, kEhloChunking);
-  p.begin_message(message({"a@x.example"}));
-  p.chunk_command(50);
-  p.chunk_sent();
+  send_chunked(p, message({"a@x.example"}));
   EXPECT_EQ(p.on_reply(reply("421 4.4.2 fake.example Error: timeout exceeded")).next, Next::close);
   EXPECT_FALSE(p.data_started());  // the server closes without a transaction: the chunk went nowhere
   EXPECT_EQ(p.take_result().outcome, Outcome::temporary);
@@ -134,10 +130,7 @@ TEST(ClientChunking, Reply421ToMailMeansNothingArrived) {
 
 TEST(ClientChunking, Reply421AfterTheChunkEndsTheSession) {
   ClientProtocol p(plain_settings());
-  establish(p, kEhloChunking);
-  p.begin_message(message({"a@x.example"}));
-  p.chunk_command(50);
-  p.chunk_sent();
+  send_chunked(p, message({"a@x.example"}));
   p.on_reply(reply("250 ok"));
   p.on_reply(reply("250 ok"));
   EXPECT_EQ(p.on_reply(reply("421 4.3.2 shutting down")).next, Next::close);

@@ -1,5 +1,5 @@
-// The fixture of the SMTP transport tests against the scriptable fake server (fake_smtp.py): a throwaway PKI
-// shared by the suite, scenarios as JSON, queued messages, and a delivery run to completion.
+// Fixtures of the SMTP transport tests: a throwaway PKI shared by a suite, and for the scriptable fake server
+// (fake_smtp.py) scenarios as JSON, queued messages, and a delivery run to completion.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -16,7 +16,8 @@
 
 namespace smarthost::upstream::smtp {
 
-class FakeRelay : public ::testing::Test {
+// A throwaway CA and certificates made once per test suite (the openssl command is slow to run per test).
+class PkiSuite : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     pki_dir_ = new test::TempDir();
@@ -25,7 +26,15 @@ class FakeRelay : public ::testing::Test {
   static void TearDownTestSuite() {
     delete pki_;
     delete pki_dir_;
+    pki_ = nullptr;
+    pki_dir_ = nullptr;
   }
+  static inline test::TempDir* pki_dir_ = nullptr;
+  static inline test::TestPki* pki_ = nullptr;
+};
+
+class FakeRelay : public PkiSuite {
+ protected:
 
   // A scenario with the given extra JSON members, e.g. R"("rules": [...])".
   std::string scenario(const std::string& extra, const std::string& ehlo =
@@ -58,8 +67,6 @@ class FakeRelay : public ::testing::Test {
     return false;
   }
 
-  static inline test::TempDir* pki_dir_ = nullptr;
-  static inline test::TestPki* pki_ = nullptr;
   test::TempDir dir_;
   boost::asio::io_context io_;
   int counter_ = 0;

@@ -5,21 +5,14 @@
 #include "tests/support/smtp_fake/delivery_harness.h"
 #include "tests/support/smtp_fake/fake_smtp_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/upstream/smtp/fake_relay_fixture.h"
 #include "upstream/smtp/smtp_transport.h"
 
 namespace smarthost::upstream::smtp {
 namespace {
 
-class AiosmtpdRelay : public ::testing::Test {
+class AiosmtpdRelay : public PkiSuite {
  protected:
-  static void SetUpTestSuite() {
-    pki_dir_ = new test::TempDir();
-    pki_ = new test::TestPki(pki_dir_->path() / "pki");
-  }
-  static void TearDownTestSuite() {
-    delete pki_;
-    delete pki_dir_;
-  }
 
   conf::Upstream upstream(uint16_t port) {
     conf::Upstream u = test::smtp_upstream(port);
@@ -35,14 +28,9 @@ class AiosmtpdRelay : public ::testing::Test {
     return s;
   }
 
-  static test::TempDir* pki_dir_;
-  static test::TestPki* pki_;
   test::TempDir dir_;
   boost::asio::io_context io_;
 };
-
-test::TempDir* AiosmtpdRelay::pki_dir_ = nullptr;
-test::TestPki* AiosmtpdRelay::pki_ = nullptr;
 
 TEST_F(AiosmtpdRelay, MessageArrivesByteExactOverStarttlsWithAuth) {
   test::AiosmtpdSink sink(dir_.path(), pki_->good, pki_->key, "relay-user", "relay-pass");

@@ -7,6 +7,7 @@
 #include "tests/support/smtp_fake/delivery_harness.h"
 #include "tests/support/smtp_fake/fake_smtp_server.h"
 #include "tests/support/temp_dir.h"
+#include "tests/unit/upstream/smtp/fake_relay_fixture.h"
 #include "upstream/smtp/smtp_transport.h"
 
 namespace smarthost::upstream::smtp {
@@ -14,16 +15,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-class Xoauth2 : public ::testing::Test {
+class Xoauth2 : public PkiSuite {
  protected:
-  static void SetUpTestSuite() {
-    pki_dir_ = new test::TempDir();
-    pki_ = new test::TestPki(pki_dir_->path() / "pki");
-  }
-  static void TearDownTestSuite() {
-    delete pki_;
-    delete pki_dir_;
-  }
 
   std::string scenario(const std::string& reject, int expires_in) {
     return R"({"ehlo": ["PIPELINING", "8BITMIME", "STARTTLS", "AUTH LOGIN PLAIN XOAUTH2"],
@@ -64,15 +57,10 @@ class Xoauth2 : public ::testing::Test {
     return out;
   }
 
-  static test::TempDir* pki_dir_;
-  static test::TestPki* pki_;
   test::TempDir dir_;
   boost::asio::io_context io_;
   int counter_ = 0;
 };
-
-test::TempDir* Xoauth2::pki_dir_ = nullptr;
-test::TestPki* Xoauth2::pki_ = nullptr;
 
 TEST_F(Xoauth2, RefusedTokenIsRefreshedOnceAndRetried) {
   test::FakeSmtpServer fake(dir_.path() / "fake", scenario(R"("tok-1")", 3600));
