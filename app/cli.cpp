@@ -1,6 +1,7 @@
 // Global option parsing and command dispatch for the smarthost binary.
 #include "app/cli.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <iostream>
 
@@ -18,9 +19,11 @@ constexpr std::string_view kGlobalHelp =
 void print_overview(std::ostream& out) {
   out << "smarthost: an SMTP smart host that queues mail durably and relays it to provider APIs or SMTP relays.\n\n"
          "Usage: smarthost [global options] COMMAND [arguments]\n\nCommands:\n";
+  size_t width = 0;
+  for (const auto& c : commands()) width = std::max(width, c.name.size());
   for (const auto& c : commands()) {
     std::string name(c.name);
-    name.resize(16, ' ');
+    name.resize(width + 2, ' ');  // never cut a name: the longest sets the column
     out << "  " << name << c.summary << "\n";
   }
   out << "\n" << kGlobalHelp << "\nRun `smarthost COMMAND --help` for a command's options.\n";

@@ -127,8 +127,10 @@ TEST(CliConfig, VersionHelpAndUsageErrors) {
 #endif
   auto h = run({smarthost_bin().string(), "help"});
   EXPECT_EQ(h.exit_code, 0);
-  for (const char* cmd : {"serve", "check-config", "sendmail", "version"})
-    EXPECT_NE(h.out.find(cmd), std::string::npos) << cmd;
+  // Every command's whole name, then at least two spaces before its summary.
+  for (const char* cmd : {"serve", "check-config", "sendmail", "queue", "passwd", "ses-smtp-password", "validate",
+                          "send-test", "status", "version", "help"})
+    EXPECT_NE(h.out.find("  " + std::string(cmd) + "  "), std::string::npos) << cmd << "\n" << h.out;
   auto ch = run({smarthost_bin().string(), "check-config", "--help"});
   EXPECT_EQ(ch.exit_code, 0);
   EXPECT_NE(ch.out.find("--print"), std::string::npos);
