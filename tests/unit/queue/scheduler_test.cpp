@@ -432,6 +432,33 @@ TEST_F(SchedulerTest, NeverMoreThanMaxParallelDeliveries) {
   EXPECT_EQ(files(Folder::active), 0u);
 }
 
+// Draining a deep queue: the upstream answers at once while each delivered file is unlinked (no pool to keep it),
+// which is slower. The attempts whose results are still being recorded stay bounded instead of piling up in
+// memory (here without the bound: 1,400-1,500 of the 1,500 at once); every message is still delivered and removed.
+TEST_F(SchedulerTest, ResultsBeingRecordedStayBoundedWhileADeepQueueDrains) {
+  FsSpoolOptions options;
+  options.recycled_files = 0;
+  spool.reset();
+  spool = test::open_spool(dir.path(), options);
+  ASSERT_TRUE(spool);
+  constexpr size_t kMessages = 1500;
+  for (size_t i = 0; i < kMessages; ++i) submit(test::envelope("alice@example.org", {"bob@example.net"}));
+  start();
+  size_t most = 0;
+  ASSERT_TRUE(test::run_until(
+      io,
+      [&] {
+        most = std::max(most, scheduler->delivering());
+        return transport.calls.size() >= kMessages && scheduler->delivering() == 0;
+      },
+      60s))
+      << transport.calls.size();
+  // max_parallel_deliveries in the transport, as many whose results just came back, and at most 256 recording.
+  EXPECT_LE(most, 2 * settings.queue.max_parallel_deliveries + 256);
+  EXPECT_EQ(files(Folder::active), 0u);
+  EXPECT_EQ(scheduler->stats().delivered, kMessages);
+}
+
 TEST_F(SchedulerTest, BatchesFillUpToBatchSizeAndWaitForTheTimeout) {
   settings.batch.enabled = true;
   settings.batch.batch_size = 3;
