@@ -50,6 +50,7 @@ const std::vector<Command>& commands() {
        "  retry        make a message due now (a failed or held one goes back to the queue); --all: every one\n"
        "  delete       remove a message; --all-failed: every message in failed/\n"
        "  flush        make every queued message due now\n"
+       "               (retry and flush also close open circuit breakers: the upstream is tried at once)\n"
        "  hold         keep a message from delivery until released\n"
        "  release      put a held message back in the queue, due now\n"
        "  --json       list and show as JSON\n"

@@ -57,4 +57,6 @@ std::shared_ptr<policy::Router> RouteSwitch::router() const {
 
 bool RouteSwitch::saturated(size_t queued) const { return current()->router->saturated(queued); }
 
+void RouteSwitch::retry_now() { current()->router->retry_now(); }
+
 }  // namespace smarthost::app

@@ -49,6 +49,8 @@ class RouteSwitch final : public upstream::Transport {
   // The current route, and its router; the pointer keeps the whole route alive. Thread-safe.
   std::shared_ptr<Route> current() const;
   std::shared_ptr<policy::Router> router() const;
+  // Router::retry_now of the current route.
+  void retry_now() override;
   // Router::saturated of the current route. Thread-safe, cheap.
   bool saturated(size_t queued) const;
 

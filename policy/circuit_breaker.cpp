@@ -73,6 +73,12 @@ void CircuitBreaker::record_failure(SteadyTime now) {
 
 void CircuitBreaker::record_neutral() { probe_out_ = false; }
 
+void CircuitBreaker::close(std::string_view why) {
+  failures_ = 0;
+  probe_out_ = false;
+  enter(BreakerState::closed, why);
+}
+
 void CircuitBreaker::trip_until(SteadyTime now, SteadyTime until) {
   if (state_ != BreakerState::closed || until <= now) return;
   opened_at_ = until - recovery_timeout_;

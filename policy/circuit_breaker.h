@@ -41,6 +41,9 @@ class CircuitBreaker {
   void record_failure(SteadyTime now);
   // An attempt that says nothing about health (throttled, or never sent): gives the probe back.
   void record_neutral();
+  // An administrator asked for the queue now (`smarthost queue flush`): forget the failures seen, as Postfix's
+  // flush forgets dead destinations. If the upstream is still down, `failure_threshold` more failures open it again.
+  void close(std::string_view why);
   // Fleet mode: another relay instance opened this upstream's circuit until `until`; a closed circuit opens
   // here too and half-opens at that time as usual. No effect when not closed or when `until` has passed.
   void trip_until(SteadyTime now, SteadyTime until);

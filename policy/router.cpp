@@ -551,6 +551,16 @@ bool Router::saturated(size_t queued) const {
   return seconds > static_cast<double>(timeout.count());
 }
 
+void Router::retry_now() {
+  std::lock_guard lock(state_->mutex);
+  const SteadyTime now = state_->clock.now();
+  for (auto& m : state_->members) {
+    const BreakerState before = m.breaker.state(now);
+    m.breaker.close("queue flushed by an administrator");
+    if (m.settings.fleet && before != BreakerState::closed) m.settings.fleet->on_circuit(BreakerState::closed, now);
+  }
+}
+
 void Router::set_healthy(size_t index, bool healthy) {
   std::lock_guard lock(state_->mutex);
   if (index >= state_->members.size()) return;

@@ -84,6 +84,8 @@ class Router final : public upstream::Transport {
   // and one more message, behind the `queued` ones (the queue's size), could not go out within their
   // options.timeout. Thread-safe, cheap.
   bool saturated(size_t queued) const;
+  // Closes every open circuit (Transport::retry_now); in fleet mode the other instances hear of it.
+  void retry_now() override;
   // Health checks take an upstream out of rotation (false) and back (true). Thread-safe.
   void set_healthy(size_t index, bool healthy);
   // Thread-safe.

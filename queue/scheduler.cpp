@@ -591,6 +591,7 @@ std::error_code Scheduler::retry(const QueueId& id) {
       core_->insert_locked(std::move(*message), now);
     }
   }
+  core_->transport.retry_now();  // "now" means now, not after an open circuit's recovery timeout
   core_->wake();
   return {};
 }
@@ -645,6 +646,7 @@ void Scheduler::flush() {
     for (auto& [id, entry] : core_->entries)
       if (!entry.delivering) core_->reschedule_locked(entry, now);
   }
+  core_->transport.retry_now();
   core_->wake();
 }
 

@@ -55,7 +55,8 @@ class Scheduler {
   void wake();
 
   // Queue administration, callable from any thread. A message being delivered is held or removed as soon as
-  // its attempt ends (the call returns at once and reports success).
+  // its attempt ends (the call returns at once and reports success). retry and flush also close the upstreams'
+  // open circuits (Transport::retry_now): the administrator says the upstream is worth trying now.
   std::vector<QueueEntry> list(std::error_code& error) const;
   std::optional<MessageDetails> show(const QueueId& id, std::error_code& error) const;
   std::error_code retry(const QueueId& id);  // due now; a failed or held message goes back to active

@@ -71,6 +71,10 @@ class Transport {
   // authenticated GET. Sends no mail. Never throws; each wait is bounded by `timeout`. The default has nothing to
   // check and says ok.
   virtual boost::asio::awaitable<ProbeResult> probe(std::chrono::milliseconds timeout);
+  // An administrator asked for queued mail to go now (`smarthost queue flush`, `queue retry`): forget what was
+  // inferred about the upstreams' health (open circuit breakers), so the next delivery tries them at once.
+  // Pauses and rate limits a provider asked for stay. Thread-safe. The default has nothing to forget.
+  virtual void retry_now() {}
 };
 
 }  // namespace smarthost::upstream

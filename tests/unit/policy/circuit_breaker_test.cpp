@@ -24,6 +24,32 @@ TEST(CircuitBreaker, OpensAfterConsecutiveFailures) {
   EXPECT_EQ(b.snapshot(t0).opened, 1u);
 }
 
+// `smarthost queue flush`: an open circuit (and a half-open one with its probe out) closes at once and forgets
+// its failures; a still-dead upstream opens it again after the threshold.
+TEST(CircuitBreaker, CloseByTheAdministratorForgetsTheFailures) {
+  CircuitBreaker b("up", 2, 300s);
+  b.record_failure(t0);
+  b.record_failure(t0);
+  ASSERT_EQ(b.state(t0 + 10s), BreakerState::open);
+  b.close("queue flushed");
+  EXPECT_EQ(b.state(t0 + 10s), BreakerState::closed);
+  EXPECT_EQ(b.snapshot(t0 + 10s).consecutive_failures, 0u);
+  EXPECT_TRUE(b.allow(t0 + 10s));
+  EXPECT_TRUE(b.allow(t0 + 10s));
+  b.record_failure(t0 + 11s);
+  EXPECT_EQ(b.state(t0 + 11s), BreakerState::closed);
+  b.record_failure(t0 + 11s);
+  EXPECT_EQ(b.state(t0 + 11s), BreakerState::open);
+  EXPECT_EQ(b.snapshot(t0 + 11s).reopens_in_seconds, 300.0);
+  EXPECT_EQ(b.snapshot(t0 + 11s).opened, 2u);
+
+  ASSERT_TRUE(b.allow(t0 + 311s));  // half-open, the probe out
+  ASSERT_FALSE(b.would_allow(t0 + 311s));
+  b.close("queue flushed");
+  EXPECT_TRUE(b.allow(t0 + 311s));
+  EXPECT_TRUE(b.allow(t0 + 311s));
+}
+
 TEST(CircuitBreaker, SuccessResetsTheCount) {
   CircuitBreaker b("up", 3, 300s);
   b.record_failure(t0);

@@ -209,6 +209,24 @@ TEST(Router, EverythingDownKeepsTheMessageQueuedUntilTheProbe) {
   EXPECT_EQ(*r.retry_after, f.clock.wall_now() + 300s);
 }
 
+// The administrator flushed the queue: the open circuit closes and the next message is tried at once.
+TEST(Router, RetryNowClosesEveryOpenCircuit) {
+  Fixture f;
+  RouterSettings s = failover(0, 0s, 1, 300s);
+  f.build(s, {FakeTransport::always(Outcome::temporary, "421 4.4.2 down"),
+              FakeTransport::always(Outcome::temporary, "421 4.4.2 down")});
+  f.send();
+  f.send();  // the first upstream's circuit is open: this one goes to the second
+  ASSERT_EQ(f.router->snapshot()[0].breaker.state, BreakerState::open);
+  ASSERT_EQ(f.router->snapshot()[1].breaker.state, BreakerState::open);
+  f.router->retry_now();
+  EXPECT_EQ(f.router->snapshot()[0].breaker.state, BreakerState::closed);
+  EXPECT_EQ(f.router->snapshot()[1].breaker.state, BreakerState::closed);
+  auto r = f.send();
+  EXPECT_EQ(f.fakes[0]->calls(), 2);  // tried again at once, not "No upstream available"
+  EXPECT_EQ(r.reply.find("No upstream available"), std::string::npos) << r.reply;
+}
+
 TEST(Router, ThrottlingIsNotABreakerFailure) {
   Fixture f;
   RouterSettings s = failover(0, 0s, 1, 300s);

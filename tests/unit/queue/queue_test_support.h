@@ -131,6 +131,7 @@ class FakeTransport final : public upstream::Transport {
   std::vector<size_t> batch_sizes;               // one entry per deliver_batch() call
   size_t in_flight = 0;
   size_t max_in_flight = 0;
+  size_t retry_now_calls = 0;
   bool gated = false;
 
   void release() { gate_.cancel(); }
@@ -149,6 +150,7 @@ class FakeTransport final : public upstream::Transport {
   }
 
   const std::string& name() const override { return name_; }
+  void retry_now() override { ++retry_now_calls; }
 
   static upstream::DeliveryResult deliver_all(const upstream::OutboundMessage& message) {
     return answer_all(message, upstream::Outcome::delivered, "250 2.0.0 Ok: queued");

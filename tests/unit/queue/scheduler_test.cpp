@@ -335,8 +335,10 @@ TEST_F(SchedulerTest, HoldReleaseRetryAndRemove) {
   QueueId id = submit(test::envelope("alice@example.org", {"b@example.net"}));
   settle(1);
 
-  // retry: due now, without waiting for the schedule
+  // retry: due now, without waiting for the schedule, and the transport forgets its open circuits
+  EXPECT_EQ(transport.retry_now_calls, 0u);
   EXPECT_FALSE(scheduler->retry(id));
+  EXPECT_EQ(transport.retry_now_calls, 1u);
   settle(2);
 
   // hold: no attempts while held, whatever the clock says
@@ -368,6 +370,24 @@ TEST_F(SchedulerTest, HoldReleaseRetryAndRemove) {
   EXPECT_EQ(transport.calls.size(), 3u);
   EXPECT_EQ(scheduler->remove(id), std::errc::no_such_file_or_directory);
   EXPECT_EQ(scheduler->remove("../../etc/x"), std::errc::invalid_argument);
+}
+
+// flush: every deferred message due now, and the transport told to forget its open circuits first.
+TEST_F(SchedulerTest, FlushMakesEveryDeferredMessageDueAndClosesCircuits) {
+  transport.script = [](const OutboundMessage& message, size_t call) {
+    return call < 2 ? temporary(message) : FakeTransport::deliver_all(message);
+  };
+  start();
+  submit(test::envelope("alice@example.org", {"b@example.net"}));
+  submit(test::envelope("alice@example.org", {"c@example.net"}));
+  settle(2);
+  advance(10s);  // far from the first retry (60 s)
+  EXPECT_EQ(transport.calls.size(), 2u);
+  scheduler->flush();
+  EXPECT_EQ(transport.retry_now_calls, 1u);
+  settle(4);
+  EXPECT_EQ(files(Folder::active), 0u);
+  EXPECT_EQ(scheduler->stats().delivered, 2u);
 }
 
 TEST_F(SchedulerTest, RetryAllAndRemoveFailedWorkOnTheFailedFolder) {
