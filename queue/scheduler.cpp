@@ -37,7 +37,7 @@ constexpr std::chrono::nanoseconds kLongestWait = std::chrono::minutes(5);
 constexpr std::chrono::nanoseconds kShortestWait = std::chrono::milliseconds(1);
 // Attempts whose transport call has ended but whose result is still being recorded (a state write, a bounce, the
 // removal of a delivered file). A transport slot is freed before that, so the next delivery need not wait for
-// the disk; but when the disk is slower than the upstream (draining a deep queue: unlinks at 0.1-0.3 ms each
+// the disk; but when the disk is slower than the upstream (draining a deep queue: unlinks at 0.06-0.3 ms each
 // against 10,000 deliveries a second), these would pile up without end, several KiB of memory each. At this many
 // no new attempt starts until one is recorded.
 constexpr size_t kMaxRecording = 256;

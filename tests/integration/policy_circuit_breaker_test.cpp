@@ -16,6 +16,17 @@ namespace {
 
 using namespace std::chrono_literals;
 
+// A file upstream named "only" whose outbox is a file in the way, so that every delivery fails until the test
+// removes it; its circuit opens after two failures.
+RelayOptions failing_file_upstream(TempDir& upstreams, const std::filesystem::path& outbox, int recovery_timeout) {
+  upstreams.write(outbox.filename().string(), "a file in the way: every delivery fails");
+  RelayOptions o;
+  o.upstream = "provider = \"file\"\nname = \"only\"\n\n[config]\ndir = \"" + outbox.string() +
+               "\"\n\n[failover_policy.circuit_breaker]\nfailure_threshold = 2\nrecovery_timeout = " +
+               std::to_string(recovery_timeout) + "\n";
+  return o;
+}
+
 size_t delivered_files(const std::filesystem::path& outbox, size_t want, std::chrono::milliseconds timeout) {
   std::error_code ec;
   size_t delivered = 0;
@@ -49,11 +60,7 @@ bool wait_for_log(const Relay& relay, const std::string& text, std::chrono::mill
 TEST(PolicyCircuitBreaker, OpensHalfOpensAndCloses) {
   TempDir upstreams;
   auto outbox = upstreams.path() / "out";
-  upstreams.write("out", "a file in the way: every delivery fails");
-  RelayOptions o;
-  o.upstream = "provider = \"file\"\nname = \"only\"\n\n[config]\ndir = \"" + outbox.string() +
-               "\"\n\n[failover_policy.circuit_breaker]\nfailure_threshold = 2\nrecovery_timeout = 1\n";
-  Relay relay(o);
+  Relay relay(failing_file_upstream(upstreams, outbox, 1));
   add_to_table(relay, "[queue]", "retry_schedule = [1]");
   ASSERT_TRUE(relay.start()) << relay.log();
 
