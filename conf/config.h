@@ -189,6 +189,9 @@ enum class CpuScheduling { batch, normal };
 struct PerformanceConfig {
   ConnectionPoolConfig connection_pool;
   CpuScheduling cpu_scheduling = CpuScheduling::batch;
+  // (new) What the provider API deliveries may hold in memory for message payloads at once
+  // (upstream/http/payload_budget.h); deliveries beyond it wait their turn.
+  uint64_t max_payload_memory = 256ull << 20;
 };
 
 enum class CacheProvider { memory, redis };

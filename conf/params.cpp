@@ -315,6 +315,7 @@ const Schema<Config>& tables_schema() {
         table("connection_pool", &PerformanceConfig::connection_pool, pool),
         choice("cpu_scheduling", &PerformanceConfig::cpu_scheduling, CpuScheduling::batch,
                {{"batch", CpuScheduling::batch}, {"normal", CpuScheduling::normal}}),
+        size("max_payload_memory", &PerformanceConfig::max_payload_memory, 256ull << 20, 16ull << 20, 64ull << 30),
     };
     using Cache = CachingConfig;
     Schema<Cache> caching{

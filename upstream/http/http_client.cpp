@@ -253,7 +253,7 @@ struct HttpClient::Impl : std::enable_shared_from_this<Impl> {
     } else {
       transfer->upload = std::move(req.body);
     }
-    req.body.clear();
+    req.body = std::string();  // freed now: with gzip only the compressed copy stays for the transfer
 
     CURL* easy = curl_easy_init();
     if (!easy) return fail_now(std::move(transfer->handler), "curl_easy_init failed");

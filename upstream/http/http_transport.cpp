@@ -55,7 +55,8 @@ HttpTransport::HttpTransport(const conf::Upstream& upstream, const conf::Securit
       test_mode_(test_mode),
       client_(std::move(client)),
       options_(std::move(options)),
-      limits_(options_.limits.value_or(defaults)) {
+      limits_(options_.limits.value_or(defaults)),
+      budget_(options_.budget ? options_.budget : PayloadBudget::process_wide()) {
   (void)security;  // TLS settings belong to the client (make_http_client)
   if (!client_) throw std::invalid_argument("upstream " + name_ + ": no HTTP client");
   require_header_safe("from_email", common_.from_email);
@@ -150,7 +151,8 @@ std::vector<UnitAnswer> HttpTransport::read_answer(const PlannedCall&, const Htt
   return {answer};
 }
 
-boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> HttpTransport::run_calls(std::vector<PlannedCall>& calls) {
+boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> HttpTransport::run_calls(
+    std::vector<PlannedCall>& calls, std::optional<UnitAnswer>* stopped_out) {
   std::vector<std::vector<UnitAnswer>> answers;
   std::optional<UnitAnswer> stopped;  // set once a call failed: later calls are not made
   for (auto& call : calls) {
@@ -186,6 +188,7 @@ boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> HttpTransport::run_
     }
     answers.push_back(std::move(read));
   }
+  if (stopped_out) *stopped_out = stopped;
   co_return answers;
 }
 
@@ -257,6 +260,20 @@ void HttpTransport::log_result(const OutboundMessage& message, const DeliveryRes
                std::chrono::duration<double>(took).count(), one_line(result.reply, 200));
 }
 
+boost::asio::awaitable<std::optional<PayloadBudget::Reservation>> HttpTransport::reserve_payload(
+    const OutboundMessage& message) {
+  auto asked = std::chrono::steady_clock::now();
+  auto reserving = budget_->reserve(payload_estimate(message.size), options_.max_budget_wait);
+  auto reservation = co_await std::move(reserving);
+  auto waited = std::chrono::steady_clock::now() - asked;
+  if (waited > std::chrono::milliseconds(100)) {
+    spdlog::info("qid={} upstream={} waited {:.1f}s for payload memory ({} of {} MiB in use){}", message.queue_id,
+                 name_, std::chrono::duration<double>(waited).count(), budget_->in_use() >> 20,
+                 budget_->capacity() >> 20, reservation ? "" : ": deferred");
+  }
+  co_return reservation;
+}
+
 boost::asio::awaitable<DeliveryResult> HttpTransport::deliver(const OutboundMessage& message) {
   auto started = std::chrono::steady_clock::now();
   if (message.envelope.recipients.empty()) {
@@ -273,14 +290,27 @@ boost::asio::awaitable<DeliveryResult> HttpTransport::deliver(const OutboundMess
     log_result(message, result, 0, std::chrono::steady_clock::now() - started);
     co_return result;
   }
+  auto reserving = reserve_payload(message);
+  auto reservation = co_await std::move(reserving);
+  if (!reservation) {
+    auto result = fail_all(message, Outcome::temporary,
+                           "local error: no memory for the message within the payload budget ([performance] "
+                           "max_payload_memory) after waiting " +
+                               std::to_string(options_.max_budget_wait.count() / 1000) + " s");
+    log_result(message, result, 0, std::chrono::steady_clock::now() - started);
+    co_return result;
+  }
   auto loaded = load_content(message, limits_.max_message_bytes);
   if (!loaded.error.empty()) {
     auto result = fail_all(message, Outcome::temporary, "local error: " + loaded.error);
     log_result(message, result, 0, std::chrono::steady_clock::now() - started);
     co_return result;
   }
-  DeliveryPlan plan = this->plan(message, loaded.content);
-  loaded.content.clear();
+  DeliveryPlan plan = this->plan(message, std::move(loaded.content));
+  uint64_t bodies = 0;
+  for (const auto& call : plan.calls) bodies += call.request.body.capacity();
+  // A message that fanned out into more requests than the estimate allowed for is counted as it is.
+  if (bodies > reservation->bytes()) reservation->grow(bodies - reservation->bytes());
   std::vector<std::vector<UnitAnswer>> answers;
   if (!plan.failure) {
     auto pending = run_calls(plan.calls);

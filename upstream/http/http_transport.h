@@ -14,6 +14,7 @@
 #include "conf/config.h"
 #include "upstream/header_rewrite.h"
 #include "upstream/http/http_client.h"
+#include "upstream/http/payload_budget.h"
 #include "upstream/outcome_classifier.h"
 #include "upstream/transport.h"
 
@@ -33,6 +34,8 @@ struct HttpTransportOptions {
   std::optional<ProviderLimits> limits;  // default: the provider's documented limits
   std::size_t max_response_bytes = 1 << 20;
   std::function<std::chrono::system_clock::time_point()> clock;  // default: system_clock::now (SigV4 dates)
+  std::shared_ptr<PayloadBudget> budget;  // default: PayloadBudget::process_wide()
+  std::chrono::milliseconds max_budget_wait{600000};  // then the attempt is deferred
 };
 
 // The answer to one planned unit (a request, or one element of a Postmark batch).
@@ -74,8 +77,16 @@ class HttpTransport : public Transport {
                 const conf::TestModeConfig& test_mode, std::shared_ptr<HttpClient> client,
                 HttpTransportOptions options, ProviderLimits defaults);
 
-  // Plans the calls for one message (its raw content, CRLF line ends).
-  virtual DeliveryPlan plan(const OutboundMessage& message, const std::string& content) = 0;
+  // Plans the calls for one message (its raw content, CRLF line ends, which the plan may consume to save a copy).
+  virtual DeliveryPlan plan(const OutboundMessage& message, std::string content) = 0;
+  // The most memory planning and sending a message of `size` bytes takes at once (content, MIME view, request
+  // bodies), reserved from the payload budget before the message is read; measured per provider. The default
+  // fits the JSON APIs: the message while it is parsed, then its decoded parts and the request (2.75x measured
+  // with a 16 MB attachment).
+  virtual uint64_t payload_estimate(uint64_t size) const { return 3 * size + kPayloadOverhead; }
+  static constexpr uint64_t kPayloadOverhead = 256 * 1024;
+  // A reservation for `message` from the payload budget; nullopt (the attempt is deferred) after max_budget_wait.
+  boost::asio::awaitable<std::optional<PayloadBudget::Reservation>> reserve_payload(const OutboundMessage& message);
   // Reads one answer: one UnitAnswer per unit of the call (or a single one that stands for all of them).
   virtual std::vector<UnitAnswer> read_answer(const PlannedCall& call, const HttpResponse& response);
   // The text passed to classify_http for an error answer (SES puts its error type in a header).
@@ -88,7 +99,9 @@ class HttpTransport : public Transport {
   // Runs the calls in order; after a call that fails, the calls after it are not made (their units get the same
   // outcome, or "temporary" after a permanent failure, since that failure may be about one part only).
   // Each call's request body is moved out when it is sent.
-  boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> run_calls(std::vector<PlannedCall>& calls);
+  // `stopped`, when given, receives the answer the calls after a failure got (nullopt when none failed).
+  boost::asio::awaitable<std::vector<std::vector<UnitAnswer>>> run_calls(std::vector<PlannedCall>& calls,
+                                                                          std::optional<UnitAnswer>* stopped = nullptr);
 
   // A standard request: URL, timeout, response cap and gzip as configured.
   HttpRequest base_request(std::string url) const;
@@ -114,6 +127,7 @@ class HttpTransport : public Transport {
   std::shared_ptr<HttpClient> client_;
   HttpTransportOptions options_;
   ProviderLimits limits_;
+  std::shared_ptr<PayloadBudget> budget_;
 };
 
 // A client with the [security] TLS settings and the upstream's connection pool size, for transports built

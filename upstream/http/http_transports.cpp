@@ -19,6 +19,8 @@ std::unique_ptr<Transport> make_http_transport(const conf::Upstream& upstream, c
                                                boost::asio::any_io_executor executor,
                                                std::shared_ptr<HttpClient> client, HttpTransportOptions options) {
   if (!client) client = make_http_client(executor, config.security, upstream.options);
+  // One budget for the whole process; the configuration being built (at start or by a reload) sets its size.
+  if (!options.budget) PayloadBudget::process_wide()->set_capacity(config.performance.max_payload_memory);
   switch (upstream.provider) {
     case conf::ProviderKind::mailgun:
       return std::make_unique<MailgunTransport>(upstream, config.security, config.test_mode, client, std::move(options));

@@ -42,18 +42,38 @@ std::vector<std::pair<std::string, std::string>> mailgun_options(const conf::Mai
   return fields;
 }
 
+namespace {
+
+std::string form_fields(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view boundary) {
+  std::string head;
+  head.reserve(fields.size() * 96 + 256);
+  for (const auto& [name, value] : fields) {
+    head.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(name);
+    head.append("\"\r\n\r\n").append(value).append("\r\n");
+  }
+  head.append("--").append(boundary);
+  head.append("\r\nContent-Disposition: form-data; name=\"message\"; filename=\"message.mime\"\r\n");
+  head.append("Content-Type: message/rfc822\r\n\r\n");
+  return head;
+}
+
+std::string form_end(std::string_view boundary) { return "\r\n--" + std::string(boundary) + "--\r\n"; }
+
+}  // namespace
+
 std::string mailgun_form(const std::vector<std::pair<std::string, std::string>>& fields, std::string_view message,
                          std::string_view boundary) {
-  std::string body;
-  body.reserve(message.size() + fields.size() * 96 + 256);
-  for (const auto& [name, value] : fields) {
-    body.append("--").append(boundary).append("\r\nContent-Disposition: form-data; name=\"").append(name);
-    body.append("\"\r\n\r\n").append(value).append("\r\n");
-  }
-  body.append("--").append(boundary);
-  body.append("\r\nContent-Disposition: form-data; name=\"message\"; filename=\"message.mime\"\r\n");
-  body.append("Content-Type: message/rfc822\r\n\r\n").append(message).append("\r\n");
-  body.append("--").append(boundary).append("--\r\n");
+  std::string head = form_fields(fields, boundary), end = form_end(boundary), body;
+  body.reserve(head.size() + message.size() + end.size());
+  return body.append(head).append(message).append(end);
+}
+
+std::string mailgun_form(const std::vector<std::pair<std::string, std::string>>& fields, std::string&& message,
+                         std::string_view boundary) {
+  // The message stays where it is: the fields go in front of it, the closing boundary after it.
+  std::string body = std::move(message);
+  body.insert(0, form_fields(fields, boundary));
+  body.append(form_end(boundary));
   return body;
 }
 
@@ -98,9 +118,10 @@ std::optional<HttpRequest> MailgunTransport::probe_request() const {
   return request;
 }
 
-DeliveryPlan MailgunTransport::plan(const OutboundMessage& message, const std::string& content) {
+DeliveryPlan MailgunTransport::plan(const OutboundMessage& message, std::string content) {
   DeliveryPlan plan;
-  std::string raw = prepare_raw_message(content, identity_, options_.allow_control_headers);
+  std::string raw = std::move(content);
+  prepare_raw_message_in_place(raw, identity_, options_.allow_control_headers);
   std::string boundary = random_boundary();
   while (raw.find(boundary) != std::string::npos) boundary = random_boundary();
 
@@ -133,7 +154,10 @@ DeliveryPlan MailgunTransport::plan(const OutboundMessage& message, const std::s
     call.request.basic_password = config_.api_key;
     call.request.headers = {{"Content-Type", "multipart/form-data; boundary=" + boundary},
                             {"Accept", "application/json"}};
-    call.request.body = mailgun_form(fields, raw, boundary);
+    // The last call takes the message itself; earlier ones (over 1,000 recipients) a copy each.
+    bool last = end == sendable.size();
+    call.request.body = last ? mailgun_form(fields, std::move(raw), boundary)
+                             : mailgun_form(fields, std::string_view(raw), boundary);
     if (call.request.body.size() > limits_.max_request_bytes) {
       plan.failure = {Outcome::permanent, "message too large for mailgun: the request would be " +
                                               std::to_string(call.request.body.size()) + " bytes"};

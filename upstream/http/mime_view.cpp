@@ -73,14 +73,41 @@ std::string extension_for(std::string_view type) {
   return ".bin";
 }
 
-// The decoded bytes of a leaf part (transfer encoding undone, charset untouched).
+// The decoded bytes of a leaf part (transfer encoding undone, charset untouched), decoded in steps straight into
+// the result: a large attachment is held once, not also in a growing GMime buffer.
 std::string part_bytes(GMimePart* part) {
   GMimeDataWrapper* content = g_mime_part_get_content(part);
-  if (!content) return {};
-  GRef<GMimeStream> stream(g_mime_stream_mem_new());
-  g_mime_data_wrapper_write_to_stream(content, stream.get());
-  GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream.get()));
-  return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
+  GMimeStream* source = content ? g_mime_data_wrapper_get_stream(content) : nullptr;
+  if (!source || g_mime_stream_reset(source) == -1) return {};
+  const GMimeContentEncoding encoding = g_mime_data_wrapper_get_encoding(content);
+  if (encoding == GMIME_CONTENT_ENCODING_UUENCODE) {
+    // GMime's filter finds the "begin" line; rare enough to take the buffered way.
+    GRef<GMimeStream> stream(g_mime_stream_mem_new());
+    g_mime_data_wrapper_write_to_stream(content, stream.get());
+    GByteArray* bytes = g_mime_stream_mem_get_byte_array(GMIME_STREAM_MEM(stream.get()));
+    return std::string(reinterpret_cast<const char*>(bytes->data), bytes->len);
+  }
+  const bool decode = encoding == GMIME_CONTENT_ENCODING_BASE64 ||
+                      encoding == GMIME_CONTENT_ENCODING_QUOTEDPRINTABLE;
+  GMimeEncoding state;
+  if (decode) g_mime_encoding_init_decode(&state, encoding);
+  std::string out;
+  if (gint64 length = g_mime_stream_length(source); length > 0)
+    out.reserve(static_cast<std::size_t>(encoding == GMIME_CONTENT_ENCODING_BASE64 ? length / 4 * 3 + 3 : length));
+  std::string in(64 * 1024, '\0');
+  std::string step(decode ? g_mime_encoding_outlen(&state, in.size()) : 0, '\0');
+  for (;;) {
+    ssize_t n = g_mime_stream_read(source, in.data(), in.size());
+    if (n <= 0) break;
+    if (!decode) {
+      out.append(in.data(), static_cast<std::size_t>(n));
+      continue;
+    }
+    std::size_t made = g_mime_encoding_step(&state, in.data(), static_cast<std::size_t>(n), step.data());
+    out.append(step.data(), made);
+  }
+  if (decode) out.append(step.data(), g_mime_encoding_flush(&state, nullptr, 0, step.data()));
+  return out;
 }
 
 // A text part in UTF-8: GMime converts from the declared charset; an unknown or missing one falls back to UTF-8
@@ -273,8 +300,15 @@ MimeParse parse_mime(std::string_view message) {
   g_mime_parser_options_set_parameter_compliance_mode(options.get(), GMIME_RFC_COMPLIANCE_LOOSE);
   g_mime_parser_options_set_warning_callback(options.get(), &on_warning, &view.notes);
 
-  GRef<GMimeStream> stream(
-      g_mime_stream_mem_new_with_buffer(message.data(), static_cast<size_t>(message.size())));
+  // The stream reads the caller's buffer where it is: a large message is not copied into GMime as well. The byte
+  // array borrows the buffer (the stream does not own the array, and freeing the array leaves the bytes alone);
+  // the parser only reads, so GLib never grows or frees it. Declared before the stream, so it outlives it.
+  struct BorrowedBytes {
+    GByteArray* array;
+    ~BorrowedBytes() { g_byte_array_free(array, FALSE); }
+  } borrowed{g_byte_array_new_take(reinterpret_cast<guint8*>(const_cast<char*>(message.data())), message.size())};
+  GRef<GMimeStream> stream(g_mime_stream_mem_new_with_byte_array(borrowed.array));
+  g_mime_stream_mem_set_owner(GMIME_STREAM_MEM(stream.get()), FALSE);
   GRef<GMimeParser> parser(g_mime_parser_new_with_stream(stream.get()));
   g_mime_parser_set_format(parser.get(), GMIME_FORMAT_MESSAGE);
   GRef<GMimeMessage> parsed(g_mime_parser_construct_message(parser.get(), options.get()));

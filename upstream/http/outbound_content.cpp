@@ -58,11 +58,26 @@ bool is_ascii(std::string_view text) {
   return std::all_of(text.begin(), text.end(), [](char c) { return static_cast<unsigned char>(c) < 0x80; });
 }
 
+void base64_append(std::string& out, std::string_view data) {
+  std::size_t at = out.size();
+  // Exactly the encoded length: EVP_EncodeBlock's closing NUL lands on the next slice or on the string's own
+  // terminator, so a body reserved to its final size is never reallocated here.
+  out.resize(at + 4 * ((data.size() + 2) / 3));
+  // In slices, so that an int never overflows and the input is read once, straight into the output.
+  constexpr std::size_t kSlice = 3 * (1 << 20);
+  while (!data.empty()) {
+    std::size_t take = std::min(kSlice, data.size());
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data() + at),
+                            reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(take));
+    at += static_cast<std::size_t>(n);
+    data.remove_prefix(take);
+  }
+  out.resize(at);
+}
+
 std::string base64_encode(std::string_view data) {
-  std::string out(4 * ((data.size() + 2) / 3) + 1, '\0');
-  int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                          reinterpret_cast<const unsigned char*>(data.data()), static_cast<int>(data.size()));
-  out.resize(static_cast<std::size_t>(n));
+  std::string out;
+  base64_append(out, data);
   return out;
 }
 
@@ -89,11 +104,13 @@ LoadedContent load_content(const OutboundMessage& message, uint64_t max_bytes) {
     return loaded;
   }
   in.seekg(static_cast<std::streamoff>(message.content_offset));
+  // Room for the header edits and a request's framing around the message, so that neither reallocates it.
+  loaded.content.reserve(message.size + kContentSlack);
   loaded.content.resize(message.size);
   in.read(loaded.content.data(), static_cast<std::streamsize>(message.size));
   if (static_cast<uint64_t>(in.gcount()) != message.size) {
     loaded.error = "the spooled message " + message.content_path + " is shorter than recorded";
-    loaded.content.clear();
+    loaded.content = std::string();
   }
   return loaded;
 }
@@ -118,11 +135,11 @@ std::string remove_header_fields(std::string_view header_section, const std::vec
   return out;
 }
 
-std::string prepare_raw_message(std::string_view message, const SenderIdentity& identity, bool allow_control_headers) {
+void prepare_raw_message_in_place(std::string& message, const SenderIdentity& identity, bool allow_control_headers) {
   std::size_t header_length = header_section_length(message);
-  if (header_length == std::string_view::npos) header_length = message.size();
-  std::string_view headers = message.substr(0, header_length);
-  std::string_view body = message.substr(header_length);
+  if (header_length == std::string::npos) header_length = message.size();
+  std::string_view headers = std::string_view(message).substr(0, header_length);
+  bool no_body = header_length == message.size();
   std::vector<std::string_view> prefixes;
   if (!allow_control_headers) prefixes = {"x-mailgun-", "x-ses-", "x-pm-"};
   std::vector<std::string_view> names{"bcc", "resent-bcc"};
@@ -130,12 +147,18 @@ std::string prepare_raw_message(std::string_view message, const SenderIdentity& 
   std::string edited = remove_header_fields(headers, names, prefixes);
   if (identity.active()) edited = rewrite_headers(edited, identity);
   // A message without a blank line after its headers gets one, so that the provider sees a body separator.
-  if (!edited.ends_with("\r\n\r\n") && edited != "\r\n" && body.empty()) {
+  if (!edited.ends_with("\r\n\r\n") && edited != "\r\n" && no_body) {
     if (!edited.ends_with("\r\n")) edited += "\r\n";
     edited += "\r\n";
   }
-  edited.append(body);
-  return edited;
+  // Only the header section moves; the body stays where it is (no second copy of a large message).
+  message.replace(0, header_length, edited);
+}
+
+std::string prepare_raw_message(std::string_view message, const SenderIdentity& identity, bool allow_control_headers) {
+  std::string raw(message);
+  prepare_raw_message_in_place(raw, identity, allow_control_headers);
+  return raw;
 }
 
 std::vector<RoutedRecipient> route_recipients(const MimeView& view, const std::vector<std::string>& envelope) {

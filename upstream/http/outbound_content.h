@@ -19,6 +19,9 @@ struct LoadedContent {
   std::string error;    // set when it could not be read
 };
 
+// What load_content reserves beyond the message: header edits and a request's framing then fit without a copy.
+inline constexpr std::size_t kContentSlack = 64 * 1024;
+
 // Reads message.size bytes at message.content_offset of message.content_path; refuses more than max_bytes.
 // A synchronous read of a local spool file (the spool is on local disk; the provider call dwarfs it).
 LoadedContent load_content(const OutboundMessage& message, uint64_t max_bytes);
@@ -29,6 +32,8 @@ bool is_control_header(std::string_view name);
 // The raw message as a raw-MIME API should get it: Bcc removed, control headers removed unless allowed, the
 // sender identity applied (header_rewrite.h). The body is untouched.
 std::string prepare_raw_message(std::string_view message, const SenderIdentity& identity, bool allow_control_headers);
+// The same edit made in place: only the header section is rewritten, the body is not copied.
+void prepare_raw_message_in_place(std::string& message, const SenderIdentity& identity, bool allow_control_headers);
 
 // Removes every field named in `names` (case-insensitive) or starting with one of `prefixes` from a header section.
 std::string remove_header_fields(std::string_view header_section, const std::vector<std::string_view>& names,
@@ -75,6 +80,8 @@ std::vector<MimeHeader> custom_headers(const MimeView& view, bool allow_control_
 std::string lf_line_ends(std::string_view text);
 
 std::string base64_encode(std::string_view data);
+// Appends the base64 of `data` (no line breaks) to `out`, with no temporary copy.
+void base64_append(std::string& out, std::string_view data);
 
 bool is_ascii(std::string_view text);
 std::string lower_ascii(std::string_view text);

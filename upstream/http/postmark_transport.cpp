@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include "upstream/http/json_blobs.h"
 #include "upstream/http/outbound_content.h"
 
 namespace smarthost::upstream::http {
@@ -57,6 +58,7 @@ PayloadBuild build_postmark_messages(const MimeView& view, const std::vector<std
     return build;
   }
 
+  JsonBlobs blobs;  // attachment contents, written straight into each body
   json::object common;
   common["From"] = format_mailbox(sender.from.name, sender.from.email);
   if (!sender.reply_to.empty()) common["ReplyTo"] = mailboxes(sender.reply_to);
@@ -71,7 +73,7 @@ PayloadBuild build_postmark_messages(const MimeView& view, const std::vector<std
   if (!view.attachments.empty()) {
     json::array attachments;
     for (const auto& a : view.attachments) {
-      json::object item{{"Name", a.filename}, {"Content", base64_encode(a.data)}, {"ContentType", a.content_type}};
+      json::object item{{"Name", a.filename}, {"Content", blobs.placeholder(a.data)}, {"ContentType", a.content_type}};
       if (!a.content_id.empty()) item["ContentID"] = "cid:" + a.content_id;
       attachments.push_back(std::move(item));
     }
@@ -97,7 +99,7 @@ PayloadBuild build_postmark_messages(const MimeView& view, const std::vector<std
     JsonPayload payload;
     for (const auto* list : {&to, &cc, &bcc})
       for (const auto* r : *list) payload.recipients.insert(payload.recipients.end(), r->indices.begin(), r->indices.end());
-    payload.body = json::serialize(message);
+    payload.body = blobs.render(json::serialize(message));
     build.payloads.push_back(std::move(payload));
   };
   auto routed = route_recipients(view, envelope);
@@ -156,8 +158,9 @@ HttpRequest PostmarkTransport::request_to(std::string path, std::string body) co
   return request;
 }
 
-PayloadBuild PostmarkTransport::build(const OutboundMessage& message, const std::string& content) const {
+PayloadBuild PostmarkTransport::build(const OutboundMessage& message, std::string content) const {
   auto parsed = parse_mime(content);
+  content = std::string();  // the view holds what the request needs
   if (!parsed.view) return PayloadBuild{{}, "the message cannot be converted for postmark: " + parsed.error};
   std::vector<std::string> envelope;
   for (const auto& r : message.envelope.recipients) envelope.push_back(r.address);
@@ -189,7 +192,8 @@ std::vector<PlannedCall> PostmarkTransport::calls_for(std::vector<JsonPayload> o
   std::string body;
   auto flush = [&] {
     if (call.units.empty()) return;
-    call.request = request_to("/email/batch", body + "]");
+    body += "]";
+    call.request = request_to("/email/batch", std::move(body));
     calls.push_back(std::move(call));
     call = PlannedCall{};
     body.clear();
@@ -198,17 +202,19 @@ std::vector<PlannedCall> PostmarkTransport::calls_for(std::vector<JsonPayload> o
     if (!call.units.empty() &&
         (call.units.size() >= kMaxBatchMessages || body.size() + object.body.size() + 2 > kMaxBatchBytes))
       flush();
+    if (body.empty()) body.reserve(std::min<uint64_t>(kMaxBatchBytes, object.body.size() * 2 + 2));
     body += body.empty() ? "[" : ",";
     body += object.body;
+    object.body = std::string();  // held once: in the batch body
     call.units.push_back(std::move(object.recipients));
   }
   flush();
   return calls;
 }
 
-DeliveryPlan PostmarkTransport::plan(const OutboundMessage& message, const std::string& content) {
+DeliveryPlan PostmarkTransport::plan(const OutboundMessage& message, std::string content) {
   DeliveryPlan plan;
-  auto built = build(message, content);
+  auto built = build(message, std::move(content));
   if (!built.error.empty()) {
     plan.failure = {Outcome::permanent, built.error};
     return plan;
@@ -257,56 +263,76 @@ boost::asio::awaitable<std::vector<DeliveryResult>> PostmarkTransport::deliver_b
   auto started = std::chrono::steady_clock::now();
   std::vector<DeliveryResult> results(batch.size());
   std::vector<DeliveryPlan> plans(batch.size());
-  // Every object of every message, with where its answer goes: (message, unit of that message's plan).
-  std::vector<JsonPayload> objects;
-  std::vector<std::pair<std::size_t, std::size_t>> owners;
-  for (std::size_t m = 0; m < batch.size(); ++m) {
-    const auto& message = batch[m];
-    if (message.size > limits_.max_message_bytes) {
-      plans[m].failure = {Outcome::permanent, "message too large for postmark: " + std::to_string(message.size) +
-                                                  " bytes, the limit is " + std::to_string(limits_.max_message_bytes)};
-      continue;
-    }
-    auto loaded = load_content(message, limits_.max_message_bytes);
-    if (!loaded.error.empty()) {
-      plans[m].failure = {Outcome::temporary, "local error: " + loaded.error};
-      continue;
-    }
-    auto built = build(message, loaded.content);
-    if (!built.error.empty()) {
-      plans[m].failure = {Outcome::permanent, built.error};
-      continue;
-    }
-    // Each message's own plan: one pseudo-call whose units are its objects, answered from the shared batches.
-    PlannedCall own;
-    for (auto& payload : built.payloads) {
-      owners.emplace_back(m, own.units.size());
-      own.units.push_back(payload.recipients);
-      objects.push_back(std::move(payload));
-    }
-    plans[m].calls.push_back(std::move(own));
-  }
-
-  std::vector<PlannedCall> calls;
-  if (!objects.empty()) calls = calls_for(std::move(objects));
-  std::vector<std::vector<UnitAnswer>> per_call;
-  if (!calls.empty()) {
-    auto pending = run_calls(calls);
-    per_call = co_await std::move(pending);
-  }
   std::vector<std::vector<UnitAnswer>> per_message(batch.size());
-  for (std::size_t m = 0; m < batch.size(); ++m)
-    if (!plans[m].calls.empty()) per_message[m].resize(plans[m].calls[0].units.size());
-  std::size_t next = 0;
-  for (std::size_t c = 0; c < calls.size(); ++c) {
-    for (std::size_t u = 0; u < calls[c].units.size(); ++u, ++next) {
-      auto [m, unit] = owners[next];
-      per_message[m][unit] = per_call[c][u];
+  std::size_t calls_made = 0;
+  // Messages are built and sent a round at a time: as many as the payload budget holds (at least one), so that a
+  // batch of large messages never sits in memory whole.
+  std::optional<UnitAnswer> stopped;  // a call failed: the messages of later rounds are not attempted
+  for (std::size_t next_message = 0; next_message < batch.size() && !stopped;) {
+    // Every object of this round, with where its answer goes: (message, unit of that message's plan).
+    std::vector<JsonPayload> objects;
+    std::vector<std::pair<std::size_t, std::size_t>> owners;
+    std::vector<PayloadBudget::Reservation> held;
+    for (; next_message < batch.size(); ++next_message) {
+      const std::size_t m = next_message;
+      const auto& message = batch[m];
+      if (message.size > limits_.max_message_bytes) {
+        plans[m].failure = {Outcome::permanent, "message too large for postmark: " + std::to_string(message.size) +
+                                                    " bytes, the limit is " + std::to_string(limits_.max_message_bytes)};
+        continue;
+      }
+      std::optional<PayloadBudget::Reservation> reservation;
+      if (held.empty()) {
+        auto reserving = reserve_payload(message);
+        reservation = co_await std::move(reserving);
+        if (!reservation) {
+          plans[m].failure = {Outcome::temporary, "local error: no memory for the message within the payload budget "
+                                                  "([performance] max_payload_memory)"};
+          continue;
+        }
+      } else {
+        reservation = budget_->try_reserve(payload_estimate(message.size));
+        if (!reservation) break;  // send what this round holds first
+      }
+      auto loaded = load_content(message, limits_.max_message_bytes);
+      if (!loaded.error.empty()) {
+        plans[m].failure = {Outcome::temporary, "local error: " + loaded.error};
+        continue;
+      }
+      auto built = build(message, std::move(loaded.content));
+      if (!built.error.empty()) {
+        plans[m].failure = {Outcome::permanent, built.error};
+        continue;
+      }
+      held.push_back(std::move(*reservation));
+      // Each message's own plan: one pseudo-call whose units are its objects, answered from the shared batches.
+      PlannedCall own;
+      for (auto& payload : built.payloads) {
+        owners.emplace_back(m, own.units.size());
+        own.units.push_back(payload.recipients);
+        objects.push_back(std::move(payload));
+      }
+      per_message[m].resize(own.units.size());
+      plans[m].calls.push_back(std::move(own));
+    }
+    if (objects.empty()) continue;
+    std::vector<PlannedCall> calls = calls_for(std::move(objects));
+    auto pending = run_calls(calls, &stopped);
+    auto per_call = co_await std::move(pending);
+    calls_made += calls.size();
+    std::size_t next = 0;
+    for (std::size_t c = 0; c < calls.size(); ++c) {
+      for (std::size_t u = 0; u < calls[c].units.size(); ++u, ++next) {
+        auto [m, unit] = owners[next];
+        per_message[m][unit] = per_call[c][u];
+      }
     }
   }
   for (std::size_t m = 0; m < batch.size(); ++m) {
+    if (stopped && plans[m].calls.empty() && !plans[m].failure)
+      plans[m].failure = {stopped->classification.outcome, stopped->reply};
     results[m] = assemble(batch[m], plans[m], {per_message[m]});
-    log_result(batch[m], results[m], calls.size(), std::chrono::steady_clock::now() - started);
+    log_result(batch[m], results[m], calls_made, std::chrono::steady_clock::now() - started);
   }
   co_return results;
 }

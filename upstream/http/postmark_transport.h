@@ -46,13 +46,13 @@ class PostmarkTransport final : public HttpTransport {
   const std::string& base() const { return base_; }
 
  protected:
-  DeliveryPlan plan(const OutboundMessage& message, const std::string& content) override;
+  DeliveryPlan plan(const OutboundMessage& message, std::string content) override;
   std::optional<HttpRequest> probe_request() const override;
   std::vector<UnitAnswer> read_answer(const PlannedCall& call, const HttpResponse& response) override;
 
  private:
   // The message objects for one message, or the reason it cannot be sent.
-  PayloadBuild build(const OutboundMessage& message, const std::string& content) const;
+  PayloadBuild build(const OutboundMessage& message, std::string content) const;  // frees content once parsed
   // Requests carrying these objects: /email for a single one, /email/batch otherwise.
   std::vector<PlannedCall> calls_for(std::vector<JsonPayload> objects) const;
   HttpRequest request_to(std::string path, std::string body) const;

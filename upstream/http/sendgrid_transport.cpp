@@ -8,6 +8,7 @@
 
 #include <stdexcept>
 
+#include "upstream/http/json_blobs.h"
 #include "upstream/http/outbound_content.h"
 
 namespace smarthost::upstream::http {
@@ -73,6 +74,7 @@ PayloadBuild build_sendgrid_payloads(const MimeView& view, const std::vector<std
   if (!build.error.empty()) return build;
 
   // Everything but the personalizations is the same in each request.
+  JsonBlobs blobs;  // attachment contents, written straight into each body
   json::object common;
   common["from"] = address(sender.from.email, sender.from.name);
   if (sender.reply_to.size() == 1) {
@@ -96,7 +98,7 @@ PayloadBuild build_sendgrid_payloads(const MimeView& view, const std::vector<std
   if (!view.attachments.empty()) {
     json::array attachments;
     for (const auto& a : view.attachments) {
-      json::object item{{"content", base64_encode(a.data)},
+      json::object item{{"content", blobs.placeholder(a.data)},
                         {"type", a.content_type},
                         {"filename", a.filename},
                         {"disposition", a.inline_part ? "inline" : "attachment"}};
@@ -146,7 +148,7 @@ PayloadBuild build_sendgrid_payloads(const MimeView& view, const std::vector<std
     for (const auto& r : group) payload.recipients.insert(payload.recipients.end(), r.indices.begin(), r.indices.end());
     json::object request = common;
     request["personalizations"] = std::move(personalizations);
-    payload.body = json::serialize(request);
+    payload.body = blobs.render(json::serialize(request));
     build.payloads.push_back(std::move(payload));
   }
   return build;
@@ -193,9 +195,10 @@ std::optional<HttpRequest> SendgridTransport::probe_request() const {
   return request;
 }
 
-DeliveryPlan SendgridTransport::plan(const OutboundMessage& message, const std::string& content) {
+DeliveryPlan SendgridTransport::plan(const OutboundMessage& message, std::string content) {
   DeliveryPlan plan;
   auto parsed = parse_mime(content);
+  content = std::string();  // the view holds what the request needs
   if (!parsed.view) {
     plan.failure = {Outcome::permanent, "the message cannot be converted for sendgrid: " + parsed.error};
     return plan;

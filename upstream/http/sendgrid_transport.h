@@ -41,7 +41,7 @@ class SendgridTransport final : public HttpTransport {
   const std::string& url() const { return url_; }
 
  protected:
-  DeliveryPlan plan(const OutboundMessage& message, const std::string& content) override;
+  DeliveryPlan plan(const OutboundMessage& message, std::string content) override;
   std::optional<HttpRequest> probe_request() const override;
 
  private:

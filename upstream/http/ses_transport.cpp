@@ -45,14 +45,24 @@ std::string ses_request_body(std::string_view raw_message, const SesDestination&
   if (!destination.bcc.empty()) dest["BccAddresses"] = strings(destination.bcc);
   body["Destination"] = std::move(dest);
   if (!config.return_path.empty()) body["FeedbackForwardingEmailAddress"] = config.return_path;
-  body["Content"] = json::object{{"Raw", json::object{{"Data", base64_encode(raw_message)}}}};
   if (!config.tags.empty()) {
     json::array tags;
     for (const auto& tag : config.tags) tags.push_back(json::object{{"Name", tag.name}, {"Value", tag.value}});
     body["EmailTags"] = std::move(tags);
   }
   if (!config.configuration_set.empty()) body["ConfigurationSetName"] = config.configuration_set;
-  return json::serialize(body);
+  // Content.Raw.Data first, its base64 written straight into the body (no copy of the message in a JSON value);
+  // base64 needs no JSON escaping. The rest of the object follows it.
+  std::string rest = json::serialize(body);  // "{...}", never empty: Destination is always there
+  static constexpr std::string_view kOpen = R"({"Content":{"Raw":{"Data":")";
+  static constexpr std::string_view kClose = R"("}},)";
+  std::string out;
+  out.reserve(kOpen.size() + 4 * ((raw_message.size() + 2) / 3) + kClose.size() + rest.size());
+  out.append(kOpen);
+  base64_append(out, raw_message);
+  out.append(kClose);
+  out.append(std::string_view(rest).substr(1));
+  return out;
 }
 
 SesTransport::SesTransport(const conf::Upstream& upstream, const conf::SecurityConfig& security,
@@ -122,9 +132,10 @@ std::optional<HttpRequest> SesTransport::probe_request() const {
   return request;
 }
 
-DeliveryPlan SesTransport::plan(const OutboundMessage& message, const std::string& content) {
+DeliveryPlan SesTransport::plan(const OutboundMessage& message, std::string content) {
   DeliveryPlan plan;
-  std::string raw = prepare_raw_message(content, identity_, options_.allow_control_headers);
+  std::string raw = std::move(content);
+  prepare_raw_message_in_place(raw, identity_, options_.allow_control_headers);
   // Only the header section matters for the addresses.
   std::size_t header_length = header_section_length(raw);
   auto parsed = parse_mime(std::string_view(raw).substr(0, header_length == std::string::npos ? raw.size() : header_length));

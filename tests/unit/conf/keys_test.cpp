@@ -176,6 +176,8 @@ const std::vector<KeyCase>& cases() {
       {"file", "performance.connection_pool", "connection_timeout", "\"30s\"", "10", "\"10s\"", {"0", "601"}},
       {"file", "performance.connection_pool", "idle_timeout", "\"5m\"", "60", "\"1m\"", {"0"}},
       {"file", "performance", "cpu_scheduling", "\"batch\"", "\"normal\"", "\"normal\"", {"\"fifo\"", "1"}},
+      {"file", "performance", "max_payload_memory", "\"256MB\"", "\"1GB\"", "\"1GB\"",
+       {"\"1MB\"", "\"65GB\"", "true"}},
       // ---- [caching]
       {"file", "caching", "enable_response_caching", "false", "true", "true", {"1"}},
       {"file", "caching", "cache_ttl", "\"1h\"", "\"2h\"", "\"2h\"", {"0"}},

@@ -4,6 +4,11 @@
 
 #include <gtest/gtest.h>
 
+#include <boost/asio/co_spawn.hpp>
+
+#include <algorithm>
+#include <optional>
+
 #include "tests/unit/upstream/http/corpus.h"
 #include "tests/unit/upstream/http/transport_harness.h"
 
@@ -227,6 +232,56 @@ TEST_F(MailgunTransportTest, CorpusMessagesGoThroughUntouched) {
     EXPECT_EQ(fake_.records().back().raw_message, content) << name;
   }
   EXPECT_EQ(test::problems_of(fake_), "");
+}
+
+// Large messages wait for the payload budget instead of all being held at once: with room for one, three parallel
+// deliveries reach the provider one after the other, and all three are delivered.
+TEST_F(MailgunTransportTest, ParallelLargeMessagesTakeTurnsWithinThePayloadBudget) {
+  std::string big = kMessage + std::string(300 * 1024, 'x') + "\r\n";
+  HttpTransportOptions options;
+  // One 300 KiB message's estimate (1.25 x 300 KiB + 256 KiB) fits, two do not.
+  options.budget = std::make_shared<PayloadBudget>(1000 * 1024);
+  auto budget = options.budget;
+  auto transport = make(test::upstream_for(fake_), std::move(options));
+  for (int i = 0; i < 3; ++i) fake_.push_answer(FakeProvider::slow(150ms));
+  std::vector<std::optional<DeliveryResult>> results(3);
+  std::vector<OutboundMessage> messages;  // outlive the deliveries, which hold them by reference
+  for (int i = 0; i < 3; ++i) messages.push_back(h_.spool(big, {"bob@example.net"}));
+  for (int i = 0; i < 3; ++i) {
+    boost::asio::co_spawn(h_.io, transport.deliver(messages[i]), [&results, i](std::exception_ptr e, DeliveryResult r) {
+      if (!e) results[i] = std::move(r);
+    });
+  }
+  std::size_t most_waiting = 0;
+  auto until = std::chrono::steady_clock::now() + 10s;
+  while (std::any_of(results.begin(), results.end(), [](const auto& r) { return !r; }) &&
+         std::chrono::steady_clock::now() < until) {
+    h_.io.run_one_for(20ms);
+    most_waiting = std::max(most_waiting, budget->waiting());
+    EXPECT_LE(budget->in_use(), 1000u * 1024);
+  }
+  for (const auto& r : results) {
+    ASSERT_TRUE(r);
+    EXPECT_EQ(r->outcome, Outcome::delivered) << r->reply;
+  }
+  EXPECT_EQ(most_waiting, 2u);
+  EXPECT_EQ(fake_.request_count(), 3u);
+  EXPECT_EQ(test::problems_of(fake_), "");
+  EXPECT_EQ(budget->in_use(), 0u);
+}
+
+// A delivery that cannot get memory within the longest wait is deferred (temporary) and says why.
+TEST_F(MailgunTransportTest, ADeliveryThatWaitsTooLongForMemoryIsDeferred) {
+  HttpTransportOptions options;
+  options.budget = std::make_shared<PayloadBudget>(1 << 20);
+  options.max_budget_wait = 100ms;
+  auto held = options.budget->try_reserve(1 << 20);  // everything taken by someone else
+  auto transport = make(test::upstream_for(fake_), std::move(options));
+  auto result = h_.deliver(transport, h_.spool(kMessage, {"bob@example.net"}));
+  EXPECT_EQ(result.outcome, Outcome::temporary);
+  EXPECT_NE(result.reply.find("max_payload_memory"), std::string::npos) << result.reply;
+  EXPECT_FALSE(result.upstream_unhealthy);
+  EXPECT_EQ(fake_.request_count(), 0u);
 }
 
 }  // namespace

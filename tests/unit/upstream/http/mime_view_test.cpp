@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "tests/unit/upstream/http/corpus.h"
+#include "upstream/http/outbound_content.h"
 
 namespace smarthost::upstream::http {
 namespace {
@@ -167,6 +168,37 @@ TEST(MimeView, Latin1Conversion) {
   EXPECT_EQ(latin1_to_utf8("\x93x\x94"), "\xE2\x80\x9Cx\xE2\x80\x9D");
   EXPECT_TRUE(is_valid_utf8("caf\xC3\xA9"));
   EXPECT_FALSE(is_valid_utf8("caf\xE9"));
+}
+
+// Attachment bytes are decoded in steps straight into the result: every transfer encoding, and a base64 part large
+// enough to take many steps (with its lines broken every 76 characters, as mail has them).
+TEST(MimeView, AttachmentsDecodeInEveryTransferEncoding) {
+  std::string binary;
+  for (int i = 0; i < 300000; ++i) binary += static_cast<char>((i * 31) % 256);
+  std::string wrapped = base64_encode(binary), lines;
+  for (std::size_t i = 0; i < wrapped.size(); i += 76) lines += wrapped.substr(i, 76) + "\r\n";
+  std::string message =
+      "From: a@example.com\r\nTo: b@example.net\r\nSubject: parts\r\nMIME-Version: 1.0\r\n"
+      "Content-Type: multipart/mixed; boundary=B\r\n\r\n"
+      "--B\r\nContent-Type: text/plain\r\n\r\nhello\r\n"
+      "--B\r\nContent-Type: application/octet-stream; name=big.bin\r\nContent-Disposition: attachment\r\n"
+      "Content-Transfer-Encoding: base64\r\n\r\n" + lines +
+      "--B\r\nContent-Type: application/octet-stream; name=qp.txt\r\nContent-Disposition: attachment\r\n"
+      "Content-Transfer-Encoding: quoted-printable\r\n\r\nline one =3D 1=\r\ncontinued\r\n"
+      "--B\r\nContent-Type: application/octet-stream; name=plain.txt\r\nContent-Disposition: attachment\r\n"
+      "Content-Transfer-Encoding: 8bit\r\n\r\ncaf\xC3\xA9\r\n"
+      "--B\r\nContent-Type: application/octet-stream; name=uu.txt\r\nContent-Disposition: attachment\r\n"
+      "Content-Transfer-Encoding: x-uuencode\r\n\r\nbegin 644 uu.txt\r\n#0V%T\r\n`\r\nend\r\n"
+      "--B--\r\n";
+  auto parsed = parse_mime(message);
+  ASSERT_TRUE(parsed.view) << parsed.error;
+  const auto& attachments = parsed.view->attachments;
+  ASSERT_EQ(attachments.size(), 4u);
+  EXPECT_EQ(attachments[0].filename, "big.bin");
+  EXPECT_TRUE(attachments[0].data == binary) << attachments[0].data.size() << " bytes, " << binary.size() << " sent";
+  EXPECT_EQ(attachments[1].data, "line one = 1continued");  // the CRLF before a boundary belongs to it
+  EXPECT_EQ(attachments[2].data, "caf\xC3\xA9");
+  EXPECT_EQ(attachments[3].data, "Cat");
 }
 
 }  // namespace

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <openssl/evp.h>
+
 namespace smarthost::upstream::http {
 namespace {
 
@@ -29,6 +31,48 @@ TEST(PrepareRawMessage, AppliesTheSenderIdentity) {
             "To: b@example.net\r\nFrom: Service <noreply@example.com>\r\n\r\nbody\r\n");
   EXPECT_EQ(prepare_raw_message("From: a@example.com\r\n\r\nbody\r\n", identity, false),
             "From: a@example.com\r\n\r\nbody\r\n");
+}
+
+TEST(PrepareRawMessage, InPlaceMovesOnlyTheHeaderSection) {
+  std::string message = "From: a@example.com\r\nBcc: hidden@example.net\r\nSubject: s\r\n\r\n" +
+                        std::string(200000, 'x') + "\r\n";
+  std::string expected = prepare_raw_message(message, {}, false);
+  message.reserve(message.size() + kContentSlack);
+  const char* buffer = message.data();
+  prepare_raw_message_in_place(message, {}, false);
+  EXPECT_TRUE(message == expected);
+  EXPECT_EQ(message.data(), buffer) << "the message was copied to a new buffer";
+
+  SenderIdentity identity{"noreply@example.com", "Service", "", conf::FromMode::always};
+  std::string grows = "From: a@example.com\r\n\r\nbody\r\n";
+  grows.reserve(grows.size() + kContentSlack);
+  buffer = grows.data();
+  prepare_raw_message_in_place(grows, identity, false);
+  EXPECT_EQ(grows, prepare_raw_message("From: a@example.com\r\n\r\nbody\r\n", identity, false));
+  EXPECT_EQ(grows.data(), buffer);
+}
+
+TEST(Base64, AppendsInSlicesWithoutReallocatingAReservedBody) {
+  std::string data;
+  for (int i = 0; i < (3 << 20) + 5; ++i) data += static_cast<char>((i * 131) % 251);  // over one 3 MiB slice
+  std::string out = "{\"Data\":\"";
+  std::size_t prefix = out.size();
+  out.reserve(prefix + 4 * ((data.size() + 2) / 3));
+  const char* buffer = out.data();
+  base64_append(out, data);
+  EXPECT_EQ(out.data(), buffer);
+  ASSERT_EQ(out.size(), prefix + 4 * ((data.size() + 2) / 3));
+  EXPECT_EQ(out.substr(prefix, 8), base64_encode(data.substr(0, 6)));
+  // Decoded back, slice by slice (4 MiB of base64 per 3 MiB of input), it is the input.
+  std::string decoded(data.size() + 3, '\0');
+  int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(decoded.data()),
+                          reinterpret_cast<const unsigned char*>(out.data() + prefix), static_cast<int>(out.size() - prefix));
+  ASSERT_GT(n, 0);
+  decoded.resize(data.size());  // EVP_DecodeBlock counts the padding as zero bytes
+  EXPECT_TRUE(decoded == data);
+  EXPECT_EQ(base64_encode(""), "");
+  EXPECT_EQ(base64_encode("Cat"), "Q2F0");
+  EXPECT_EQ(base64_encode("Ca"), "Q2E=");
 }
 
 TEST(RouteRecipients, RolesNamesAndDuplicates) {

@@ -141,6 +141,47 @@ TEST_F(PostmarkTransportTest, DeliverBatchSendsSeveralMessagesInOneCall) {
   EXPECT_NE(results[0].remote_id, results[1].remote_id);
 }
 
+// A batch of large messages is built and sent a round at a time, as many messages as the payload budget holds.
+TEST_F(PostmarkTransportTest, DeliverBatchSendsLargeMessagesInRoundsThatFitThePayloadBudget) {
+  std::string body(100 * 1024, 'x');
+  std::string message = "From: a@example.com\r\nTo: bob@example.net\r\nSubject: big\r\n\r\n" + body + "\r\n";
+  HttpTransportOptions options;
+  // Each message's estimate is 3 x 100 KiB + 256 KiB: two fit in 1.2 MiB, three do not.
+  options.budget = std::make_shared<PayloadBudget>(1200 * 1024);
+  auto budget = options.budget;
+  auto transport = make(test::upstream_for(fake_), std::move(options));
+  std::vector<OutboundMessage> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(h_.spool(message, {"bob@example.net"}));
+  auto results = h_.deliver_batch(transport, batch);
+  ASSERT_EQ(results.size(), 5u);
+  for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::delivered) << r.reply;
+  ASSERT_EQ(fake_.request_count(), 3u);
+  auto records = fake_.records();
+  EXPECT_EQ(records[0].exchange.target, "/email/batch");
+  EXPECT_EQ(body_of(records[0]).as_array().size(), 2u);
+  EXPECT_EQ(body_of(records[1]).as_array().size(), 2u);
+  EXPECT_EQ(records[2].exchange.target, "/email");
+  EXPECT_EQ(test::problems_of(fake_), "");
+  EXPECT_EQ(budget->in_use(), 0u);
+}
+
+// When a round fails, the later rounds are not attempted: their messages wait for the next try.
+TEST_F(PostmarkTransportTest, AFailedRoundStopsTheRestOfTheBatch) {
+  std::string message = "From: a@example.com\r\nTo: bob@example.net\r\nSubject: big\r\n\r\n" +
+                        std::string(100 * 1024, 'x') + "\r\n";
+  HttpTransportOptions options;
+  options.budget = std::make_shared<PayloadBudget>(1200 * 1024);
+  auto transport = make(test::upstream_for(fake_), std::move(options));
+  fake_.push_answer(fake_.server_error());
+  std::vector<OutboundMessage> batch;
+  for (int i = 0; i < 5; ++i) batch.push_back(h_.spool(message, {"bob@example.net"}));
+  auto results = h_.deliver_batch(transport, batch);
+  ASSERT_EQ(results.size(), 5u);
+  EXPECT_EQ(fake_.request_count(), 1u);
+  for (const auto& r : results) EXPECT_EQ(r.outcome, Outcome::temporary) << r.reply;
+  EXPECT_NE(results[4].reply.find("not attempted"), std::string::npos) << results[4].reply;
+}
+
 TEST_F(PostmarkTransportTest, FailuresAreClassified) {
   auto transport = make(test::upstream_for(fake_));
   fake_.push_answer(fake_.bad_credentials());
