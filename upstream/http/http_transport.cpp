@@ -267,9 +267,10 @@ boost::asio::awaitable<std::optional<PayloadBudget::Reservation>> HttpTransport:
   auto reservation = co_await std::move(reserving);
   auto waited = std::chrono::steady_clock::now() - asked;
   if (waited > std::chrono::milliseconds(100)) {
-    spdlog::info("qid={} upstream={} waited {:.1f}s for payload memory ({} of {} MiB in use){}", message.queue_id,
-                 name_, std::chrono::duration<double>(waited).count(), budget_->in_use() >> 20,
-                 budget_->capacity() >> 20, reservation ? "" : ": deferred");
+    spdlog::info("qid={} upstream={} waited {:.1f}s for payload memory ({:.1f} of {:.1f} MiB in use){}",
+                 message.queue_id, name_, std::chrono::duration<double>(waited).count(),
+                 static_cast<double>(budget_->in_use()) / (1 << 20), static_cast<double>(budget_->capacity()) / (1 << 20),
+                 reservation ? "" : ": deferred");
   }
   co_return reservation;
 }
@@ -296,7 +297,7 @@ boost::asio::awaitable<DeliveryResult> HttpTransport::deliver(const OutboundMess
     auto result = fail_all(message, Outcome::temporary,
                            "local error: no memory for the message within the payload budget ([performance] "
                            "max_payload_memory) after waiting " +
-                               std::to_string(options_.max_budget_wait.count() / 1000) + " s");
+                               fmt::format("{:.1f}", options_.max_budget_wait.count() / 1000.0) + " s");
     log_result(message, result, 0, std::chrono::steady_clock::now() - started);
     co_return result;
   }
