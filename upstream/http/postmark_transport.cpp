@@ -304,6 +304,10 @@ boost::asio::awaitable<std::vector<DeliveryResult>> PostmarkTransport::deliver_b
         plans[m].failure = {Outcome::permanent, built.error};
         continue;
       }
+      uint64_t bodies = 0;
+      for (const auto& payload : built.payloads) bodies += payload.body.capacity();
+      // Fanned out into more objects than the estimate allowed for (Bcc-only recipients): counted as it is.
+      if (bodies > reservation->bytes()) reservation->grow(bodies - reservation->bytes());
       held.push_back(std::move(*reservation));
       // Each message's own plan: one pseudo-call whose units are its objects, answered from the shared batches.
       PlannedCall own;
