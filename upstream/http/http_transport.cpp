@@ -311,7 +311,7 @@ boost::asio::awaitable<DeliveryResult> HttpTransport::deliver(const OutboundMess
   uint64_t bodies = 0;
   for (const auto& call : plan.calls) bodies += call.request.body.capacity();
   // A message that fanned out into more requests than the estimate allowed for is counted as it is.
-  if (bodies > reservation->bytes()) reservation->grow(bodies - reservation->bytes());
+  reservation->grow_to(bodies);
   std::vector<std::vector<UnitAnswer>> answers;
   if (!plan.failure) {
     auto pending = run_calls(plan.calls);

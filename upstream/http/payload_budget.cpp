@@ -7,6 +7,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "conf/config.h"
+
 namespace smarthost::upstream::http {
 
 namespace asio = boost::asio;
@@ -34,17 +36,17 @@ PayloadBudget::Reservation::~Reservation() {
   if (budget_) budget_->release(bytes_);
 }
 
-void PayloadBudget::Reservation::grow(uint64_t more) {
-  if (!budget_ || more == 0) return;
+void PayloadBudget::Reservation::grow_to(uint64_t bytes) {
+  if (!budget_ || bytes <= bytes_) return;
   std::lock_guard lock(budget_->mutex_);
-  budget_->in_use_ += more;
-  bytes_ += more;
+  budget_->in_use_ += bytes - bytes_;
+  bytes_ = bytes;
 }
 
 PayloadBudget::PayloadBudget(uint64_t capacity) : capacity_(capacity) {}
 
 std::shared_ptr<PayloadBudget> PayloadBudget::process_wide() {
-  static const auto budget = std::make_shared<PayloadBudget>(256ull << 20);
+  static const auto budget = std::make_shared<PayloadBudget>(conf::PerformanceConfig{}.max_payload_memory);
   return budget;
 }
 
@@ -87,26 +89,29 @@ asio::awaitable<std::optional<PayloadBudget::Reservation>> PayloadBudget::reserv
     }
     waiters_.push_back(waiter);
   }
-  // A waiting delivery whose coroutine is destroyed (its io_context stopped) leaves nothing behind.
-  struct Abandoned {
+  // A waiter that leaves without its reservation (it gave up, or its coroutine was destroyed with its io_context)
+  // is taken off the list, or gives back what was granted meanwhile, and lets the ones behind it through.
+  struct Unclaimed {
     std::shared_ptr<PayloadBudget> budget;
     std::shared_ptr<Waiter> waiter;
-    bool settled = false;
-    ~Abandoned() {
-      if (settled) return;
+    bool claimed = false;
+    ~Unclaimed() {
+      if (claimed) return;
       std::lock_guard lock(budget->mutex_);
       if (waiter->granted) budget->in_use_ -= std::min(waiter->bytes, budget->in_use_);
       else budget->waiters_.remove(waiter);
       budget->grant_waiting();
     }
-  } abandoned{shared_from_this(), waiter};
+  } unclaimed{shared_from_this(), waiter};
   co_await waiter->timer.async_wait(asio::as_tuple(asio::use_awaitable));
-  std::lock_guard lock(mutex_);
-  abandoned.settled = true;
-  if (waiter->granted) co_return Reservation(shared_from_this(), bytes);
-  waiters_.remove(waiter);
-  grant_waiting();  // the ones behind it may fit now
-  co_return std::nullopt;
+  {
+    std::lock_guard lock(mutex_);
+    if (waiter->granted) {
+      unclaimed.claimed = true;
+      co_return Reservation(shared_from_this(), bytes);
+    }
+  }
+  co_return std::nullopt;  // gave up after max_wait
 }
 
 std::optional<PayloadBudget::Reservation> PayloadBudget::try_reserve(uint64_t bytes) {

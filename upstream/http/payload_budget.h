@@ -27,9 +27,10 @@ class PayloadBudget : public std::enable_shared_from_this<PayloadBudget> {
     Reservation& operator=(Reservation&& other) noexcept;
     ~Reservation();
     uint64_t bytes() const { return bytes_; }
-    // Counts `more` bytes held beyond the estimate (a message that fanned out into more requests than expected);
-    // never waits, so the budget may be exceeded for a moment, and later reservations wait for it.
-    void grow(uint64_t more);
+    // Raises the reservation to `bytes` when more is held than was estimated (a message that fanned out into more
+    // requests than expected); never waits, so the budget may be exceeded for a moment, and later reservations
+    // wait for it.
+    void grow_to(uint64_t bytes);
 
    private:
     friend class PayloadBudget;

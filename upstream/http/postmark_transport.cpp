@@ -307,7 +307,7 @@ boost::asio::awaitable<std::vector<DeliveryResult>> PostmarkTransport::deliver_b
       uint64_t bodies = 0;
       for (const auto& payload : built.payloads) bodies += payload.body.capacity();
       // Fanned out into more objects than the estimate allowed for (Bcc-only recipients): counted as it is.
-      if (bodies > reservation->bytes()) reservation->grow(bodies - reservation->bytes());
+      reservation->grow_to(bodies);
       held.push_back(std::move(*reservation));
       // Each message's own plan: one pseudo-call whose units are its objects, answered from the shared batches.
       PlannedCall own;

@@ -118,7 +118,8 @@ TEST(PayloadBudget, GrowthIsCountedAndALargerCapacityLetsWaitersIn) {
   auto budget = std::make_shared<PayloadBudget>(100);
   auto held = budget->try_reserve(50);
   ASSERT_TRUE(held);
-  held->grow(40);
+  held->grow_to(90);
+  held->grow_to(20);  // never shrinks
   EXPECT_EQ(held->bytes(), 90u);
   EXPECT_EQ(budget->in_use(), 90u);
   auto waiting = start(io, budget, 30);
