@@ -281,7 +281,7 @@ Relay::Relay(std::shared_ptr<const conf::Config> config) : parts_(std::make_uniq
   view.scheduler_stats = [&p] { return p.scheduler->stats(); };
   view.spool_syncs = [&p] { return p.spool->sync_stats(); };
   view.spool_recovery = [&p] { return p.spool->recovery(); };
-  view.queue_list = [&p](std::error_code& error) { return p.scheduler->list(error); };
+  view.queue_tally = [&p](std::error_code& error) { return p.scheduler->tally(error); };
   view.upstreams = [&p] { return p.route->router()->snapshot(); };
   view.set_healthy = [&p](size_t index, bool healthy) { p.route->router()->set_healthy(index, healthy); };
   view.alert_transport = [&p]() -> upstream::Transport* { return p.route.get(); };

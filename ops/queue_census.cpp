@@ -8,20 +8,18 @@ namespace smarthost::ops {
 QueueCounts QueueCensus::count(const RelayView& relay) {
   std::lock_guard lock(mutex_);
   auto now = std::chrono::steady_clock::now();
-  if (relay.queue_list && (!scanned_at_ || now - *scanned_at_ >= std::max<std::chrono::nanoseconds>(max_age_, scan_cost_ * 20))) {
+  if (relay.queue_tally && (!scanned_at_ || now - *scanned_at_ >= std::max<std::chrono::nanoseconds>(max_age_, scan_cost_ * 20))) {
     std::error_code error;
-    auto entries = relay.queue_list(error);
+    queue::QueueTally tally = relay.queue_tally(error);
     // A big queue takes long to scan: scan it at most 5% of the time.
     scan_cost_ = std::chrono::steady_clock::now() - now;
     QueueCounts scan;
     if (!error) {
       scan.scanned = true;
-      for (const auto& e : entries) {
-        scan.bytes += e.size;
-        if (e.folder == queue::Folder::hold) ++scan.held;
-        if (e.folder == queue::Folder::failed) ++scan.failed;
-        if (e.folder != queue::Folder::failed) scan.oldest_age = std::max(scan.oldest_age, e.age);
-      }
+      scan.held = tally.held;
+      scan.failed = tally.failed;
+      scan.bytes = tally.bytes;
+      scan.oldest_age = tally.oldest_age;
     }
     last_ = scan;
     scanned_at_ = now;

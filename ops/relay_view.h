@@ -28,8 +28,9 @@ struct RelayView {
   std::function<queue::SchedulerStats()> scheduler_stats;
   std::function<queue::SpoolSyncStats()> spool_syncs;  // the group commit's counts
   std::function<queue::RecoveryReport()> spool_recovery;  // what opening the spool found (fixed for the run)
-  // Every message in the spool: a disk scan, so called at most every few seconds (QueueCensus caches it).
-  std::function<std::vector<queue::QueueEntry>(std::error_code&)> queue_list;
+  // What the spool holds: a disk scan (in constant memory), so called at most every few seconds (QueueCensus
+  // caches it).
+  std::function<queue::QueueTally(std::error_code&)> queue_tally;
   std::function<std::vector<policy::UpstreamSnapshot>()> upstreams;  // in router order
   std::function<void(size_t index, bool healthy)> set_healthy;        // the health checks' verdict
   // Where alert mail goes: the relay's own delivery path (router), bypassing the queue. Null: no email alerts.

@@ -77,6 +77,28 @@ std::vector<QueueEntry> list_messages(const SpoolDir& dir, system_clock::time_po
   return entries;
 }
 
+QueueTally tally_messages(const SpoolDir& dir, system_clock::time_point now, std::error_code& error) {
+  QueueTally tally;
+  for (Folder folder : {Folder::active, Folder::hold, Folder::failed}) {
+    dir.visit(
+        folder,
+        [&](StoredMessage&& message) {
+          tally.bytes += message.size;
+          if (folder == Folder::active) ++tally.active;
+          if (folder == Folder::hold) ++tally.held;
+          if (folder == Folder::failed) {
+            ++tally.failed;
+            return;  // failed messages wait for nobody
+          }
+          auto age = std::chrono::duration_cast<std::chrono::seconds>(now - message.envelope.received_at);
+          tally.oldest_age = std::max(tally.oldest_age, age);
+        },
+        error);
+    if (error) return {};
+  }
+  return tally;
+}
+
 std::optional<MessageDetails> show_message(const SpoolDir& dir, const QueueId& id, system_clock::time_point now,
                                            std::error_code& error) {
   auto message = find_checked(dir, id, error);

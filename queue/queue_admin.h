@@ -41,6 +41,17 @@ QueueEntry summarize(const StoredMessage& message, std::chrono::system_clock::ti
 // Every message in active/, hold/ and failed/, oldest first within each folder.
 std::vector<QueueEntry> list_messages(const SpoolDir& dir, std::chrono::system_clock::time_point now,
                                       std::error_code& error);
+
+// What the spool holds, for metrics and status: counted one message at a time, in constant memory.
+struct QueueTally {
+  size_t active = 0;
+  size_t held = 0;
+  size_t failed = 0;
+  uint64_t bytes = 0;                  // message octets in every folder
+  std::chrono::seconds oldest_age{0};  // since the oldest active or held message was received
+};
+QueueTally tally_messages(const SpoolDir& dir, std::chrono::system_clock::time_point now, std::error_code& error);
+
 std::optional<MessageDetails> show_message(const SpoolDir& dir, const QueueId& id,
                                            std::chrono::system_clock::time_point now, std::error_code& error);
 

@@ -46,15 +46,22 @@ constexpr size_t kMaxRecording = 256;
 enum class After { nothing, hold, remove };
 
 struct Entry {
-  StoredMessage message;
+  // Null while the message is out for delivery, or when it is paged out: only on disk, read back for its attempt.
+  std::unique_ptr<StoredMessage> message;
   TimePoint due{};
   bool delivering = false;
   After after = After::nothing;
 };
 
+// A message taken for an attempt: whole, or its id alone when it was paged out.
+struct Taken {
+  QueueId id;
+  std::unique_ptr<StoredMessage> message;
+};
+
 // A delivery to start: one message, or a batch.
 struct Work {
-  std::vector<StoredMessage> messages;
+  std::vector<Taken> messages;
   bool batch = false;
 };
 
@@ -134,6 +141,8 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
   mutable std::mutex mutex;  // guards everything below; never held across co_await
   std::map<QueueId, Entry> entries;
   std::set<std::pair<TimePoint, QueueId>> due;  // entries not being delivered, by due time
+  // Of those, the ones whose message is in memory (settings.max_in_memory at most): the latest due leaves first.
+  std::set<std::pair<TimePoint, QueueId>> held;
   size_t busy_slots = 0;                        // transport calls running (a batch takes one)
   size_t delivering = 0;                        // messages in an attempt
   size_t recording = 0;                         // of those, the ones whose results are being recorded
@@ -157,26 +166,87 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
                    [self = shared_from_this(), what = std::string(what)](std::exception_ptr e) { log_exception(e, what); });
   }
 
-  void insert_locked(StoredMessage message, TimePoint due_at) {
-    if (entries.count(message.id)) return;
-    QueueId id = message.id;
+  // Indexes a message due at `due_at`, its envelope kept in memory while there is room. A message only on disk
+  // (paged out) is inserted with its id alone.
+  void insert_locked(const QueueId& id, std::optional<StoredMessage> message, TimePoint due_at) {
+    auto [it, inserted] = entries.try_emplace(id);
+    if (!inserted) return;
+    it->second.due = due_at;
     due.emplace(due_at, id);
-    entries.emplace(id, Entry{std::move(message), due_at, false, After::nothing});
+    if (message) keep_locked(id, it->second, std::move(*message));
+  }
+  void insert_locked(StoredMessage message, TimePoint due_at) {
+    QueueId id = message.id;
+    insert_locked(id, std::move(message), due_at);
   }
 
-  void reschedule_locked(Entry& entry, TimePoint due_at) {
-    due.erase({entry.due, entry.message.id});
+  // Keeps the message of an entry (its due time set) in memory. When memory holds max_in_memory already, the
+  // message due last of them and this one stays on disk alone (paged out), to be read back for its attempt: a
+  // deep queue of deferred messages makes way for new mail, due now. Its state is on disk (the attempt that
+  // deferred it wrote it), unless that write failed: it then has its older state when read back.
+  void keep_locked(const QueueId& id, Entry& entry, StoredMessage&& message) {
+    if (held.size() >= settings.max_in_memory) {
+      if (held.empty()) return;
+      auto last = std::prev(held.end());
+      if (last->first <= entry.due) return;
+      entries.at(last->second).message.reset();
+      held.erase(last);
+    }
+    entry.message = std::make_unique<StoredMessage>(std::move(message));
+    held.emplace(entry.due, id);
+  }
+
+  // The message of an entry not being delivered, for an administrator's call: read from the spool when paged
+  // out. Holds the lock across a file read, which only these rare calls do.
+  std::optional<StoredMessage> message_locked(const QueueId& id, const Entry& entry, std::error_code& error) const {
+    if (entry.message) return *entry.message;
+    return spool.dir().load(Folder::active, id, error);
+  }
+
+  void erase_locked(std::map<QueueId, Entry>::iterator it) {
+    if (it->second.message) held.erase({it->second.due, it->first});
+    if (!it->second.delivering) due.erase({it->second.due, it->first});
+    entries.erase(it);
+  }
+
+  void reschedule_locked(const QueueId& id, Entry& entry, TimePoint due_at) {
+    due.erase({entry.due, id});
+    if (entry.message) {
+      held.erase({entry.due, id});
+      held.emplace(due_at, id);
+    }
     entry.due = due_at;
-    due.emplace(due_at, entry.message.id);
+    due.emplace(due_at, id);
   }
 
-  StoredMessage take_locked(const QueueId& id) {
+  Taken take_locked(const QueueId& id) {
     Entry& entry = entries.at(id);
     due.erase({entry.due, id});
     entry.delivering = true;
     ++delivering;
     ++stats.attempts;
-    return entry.message;
+    if (entry.message) held.erase({entry.due, id});
+    return Taken{id, std::move(entry.message)};
+  }
+
+  // The message of an attempt, read back from active/ when it was paged out. When it cannot be read (removed
+  // behind the scheduler's back, or damaged), it leaves the index with an error logged; a restart's scan skips
+  // it the same way.
+  std::optional<StoredMessage> page_in(Taken& taken) {
+    if (taken.message) return std::move(*taken.message);
+    std::error_code error;
+    auto message = spool.dir().load(Folder::active, taken.id, error);
+    std::lock_guard lock(mutex);
+    if (message) {
+      ++stats.read_back;
+      return message;
+    }
+    spdlog::error("queue: qid={} cannot be read from {} for its delivery: {}; left out of the queue", taken.id,
+                  spool.dir().folder_path(Folder::active).string(), error.message());
+    --delivering;
+    auto it = entries.find(taken.id);
+    if (it != entries.end()) erase_locked(it);
+    return std::nullopt;
   }
 
   void on_committed(const StoredMessage& message) {
@@ -192,7 +262,9 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     const size_t max_parallel = std::max<size_t>(settings.queue.max_parallel_deliveries, 1);
     if (!settings.batch.enabled) {
       while (busy_slots < max_parallel && recording < kMaxRecording && !due.empty() && due.begin()->first <= now) {
-        work.push_back(Work{{take_locked(due.begin()->second)}, false});
+        Work one;
+        one.messages.push_back(take_locked(due.begin()->second));
+        work.push_back(std::move(one));
         ++busy_slots;
       }
       if (due.empty() || busy_slots >= max_parallel || recording >= kMaxRecording) return std::nullopt;
@@ -267,6 +339,15 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     loop_running = false;
   }
 
+  // A delivery ended before its transport call (nothing to send).
+  void free_slot() {
+    {
+      std::lock_guard lock(mutex);
+      --busy_slots;
+    }
+    wake();
+  }
+
   // The transport call of `messages` ended: they go on to have their results recorded.
   void release_slot(size_t messages) {
     {
@@ -278,7 +359,13 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     wake();
   }
 
-  asio::awaitable<void> deliver_one(StoredMessage message) {
+  asio::awaitable<void> deliver_one(Taken taken) {
+    std::optional<StoredMessage> paged = page_in(taken);
+    if (!paged) {
+      free_slot();
+      co_return;
+    }
+    StoredMessage message = std::move(*paged);
     OutboundMessage outbound = make_outbound(message);
     DeliveryResult result;
     if (!outbound.envelope.recipients.empty()) {
@@ -292,7 +379,15 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     co_await finish(std::move(message), std::move(outbound), std::move(result));
   }
 
-  asio::awaitable<void> deliver_batch(std::vector<StoredMessage> messages) {
+  asio::awaitable<void> deliver_batch(std::vector<Taken> taken) {
+    std::vector<StoredMessage> messages;
+    messages.reserve(taken.size());
+    for (auto& one : taken)
+      if (auto message = page_in(one)) messages.push_back(std::move(*message));
+    if (messages.empty()) {
+      free_slot();
+      co_return;
+    }
     std::vector<OutboundMessage> outbound;
     outbound.reserve(messages.size());
     for (const auto& message : messages) outbound.push_back(make_outbound(message));
@@ -468,12 +563,13 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
       auto it = entries.find(message.id);
       if (it != entries.end()) {
         if (disposition == Disposition::stay_active) {
-          // Even when the state write failed: the retry time in memory still holds for this run.
-          it->second.message = std::move(message);
+          // Even when the state write failed: the retry time in memory still holds for this run (unless the
+          // message is paged out; read back, it then has the state on disk).
           it->second.delivering = false;
           it->second.after = After::nothing;
-          it->second.due = it->second.message.next_attempt;
+          it->second.due = message.next_attempt;
           due.emplace(it->second.due, it->first);
+          keep_locked(it->first, it->second, std::move(message));
         } else {
           entries.erase(it);
         }
@@ -532,16 +628,35 @@ void Scheduler::start() {
   core_->spool.set_commit_listener([weak](const StoredMessage& message) {
     if (auto core = weak.lock()) core->on_committed(message);
   });
+  // The oldest max_in_memory messages are read now; the rest are indexed by id and read when their turn comes.
   std::error_code error;
-  auto messages = core_->spool.dir().scan(Folder::active, error);
-  if (error) spdlog::error("queue: cannot read {}: {}", core_->spool.dir().folder_path(Folder::active).string(),
-                           error.message());
-  {
+  const SpoolDir& dir = core_->spool.dir();
+  std::vector<QueueId> ids = dir.ids(Folder::active, error);
+  if (error) spdlog::error("queue: cannot read {}: {}", dir.folder_path(Folder::active).string(), error.message());
+  size_t loaded = 0;
+  for (const auto& id : ids) {
+    std::optional<StoredMessage> message;
+    if (loaded < core_->settings.max_in_memory) {
+      std::error_code load_error;
+      message = dir.load(Folder::active, id, load_error);
+      if (!message) {
+        if (load_error != std::errc::no_such_file_or_directory)
+          spdlog::warn("spool: skipping active/{}: {}", id, load_error.message());
+        continue;
+      }
+    }
+    ++loaded;
     std::lock_guard lock(core_->mutex);
-    TimePoint now = core_->clock.now();
-    for (auto& message : messages) core_->insert_locked(std::move(message), now);
+    core_->insert_locked(id, std::move(message), core_->clock.now());
   }
-  if (!messages.empty()) spdlog::info("queue: {} queued message(s) loaded, all due now", messages.size());
+  if (loaded > 0) {
+    size_t paged = loaded - std::min(loaded, core_->settings.max_in_memory);
+    if (paged == 0) {
+      spdlog::info("queue: {} queued message(s) loaded, all due now", loaded);
+    } else {
+      spdlog::info("queue: {} queued message(s) loaded, all due now ({} read when their turn comes)", loaded, paged);
+    }
+  }
   core_->spawn(core_->run_loop(), "delivery loop");
 }
 
@@ -566,6 +681,10 @@ std::vector<QueueEntry> Scheduler::list(std::error_code& error) const {
   return list_messages(core_->spool.dir(), core_->clock.now(), error);
 }
 
+QueueTally Scheduler::tally(std::error_code& error) const {
+  return tally_messages(core_->spool.dir(), core_->clock.now(), error);
+}
+
 std::optional<MessageDetails> Scheduler::show(const QueueId& id, std::error_code& error) const {
   if (!is_queue_id(id)) {
     error = std::make_error_code(std::errc::invalid_argument);
@@ -581,7 +700,7 @@ std::error_code Scheduler::retry(const QueueId& id) {
     TimePoint now = core_->clock.now();
     auto it = core_->entries.find(id);
     if (it != core_->entries.end()) {
-      if (!it->second.delivering) core_->reschedule_locked(it->second, now);
+      if (!it->second.delivering) core_->reschedule_locked(id, it->second, now);
     } else {
       auto message = core_->find_on_disk(id, error);
       if (!message) return error;
@@ -613,18 +732,18 @@ std::error_code Scheduler::retry_all() {
 
 std::error_code Scheduler::remove(const QueueId& id) {
   std::lock_guard lock(core_->mutex);
+  std::error_code error;
   auto it = core_->entries.find(id);
   if (it != core_->entries.end()) {
     if (it->second.delivering) {
       it->second.after = After::remove;
       return {};
     }
-    if (auto error = remove_on_disk(core_->spool.dir(), it->second.message)) return error;
-    core_->due.erase({it->second.due, id});
-    core_->entries.erase(it);
-    return {};
+    auto message = core_->message_locked(id, it->second, error);
+    if (message) error = remove_on_disk(core_->spool.dir(), *message);
+    if (!error || error == std::errc::no_such_file_or_directory) core_->erase_locked(it);
+    return error;
   }
-  std::error_code error;
   auto message = core_->find_on_disk(id, error);
   if (!message) return error;
   return remove_on_disk(core_->spool.dir(), *message);
@@ -644,7 +763,7 @@ void Scheduler::flush() {
     std::lock_guard lock(core_->mutex);
     TimePoint now = core_->clock.now();
     for (auto& [id, entry] : core_->entries)
-      if (!entry.delivering) core_->reschedule_locked(entry, now);
+      if (!entry.delivering) core_->reschedule_locked(id, entry, now);
   }
   core_->transport.retry_now();
   core_->wake();
@@ -658,11 +777,11 @@ std::error_code Scheduler::hold(const QueueId& id) {
       it->second.after = After::hold;
       return {};
     }
-    StoredMessage message = it->second.message;
-    if (auto error = hold_on_disk(core_->spool.dir(), message)) return error;
-    core_->due.erase({it->second.due, id});
-    core_->entries.erase(it);
-    return {};
+    std::error_code error;
+    auto message = core_->message_locked(id, it->second, error);
+    if (message) error = hold_on_disk(core_->spool.dir(), *message);
+    if (!error || error == std::errc::no_such_file_or_directory) core_->erase_locked(it);
+    return error;
   }
   std::error_code error;
   auto message = core_->find_on_disk(id, error);
@@ -688,6 +807,11 @@ std::error_code Scheduler::release(const QueueId& id) {
 size_t Scheduler::queued() const {
   std::lock_guard lock(core_->mutex);
   return core_->entries.size();
+}
+
+size_t Scheduler::in_memory() const {
+  std::lock_guard lock(core_->mutex);
+  return core_->held.size();
 }
 
 size_t Scheduler::delivering() const {

@@ -354,7 +354,7 @@ std::optional<StoredMessage> SpoolDir::find(const QueueId& id, std::error_code& 
   return std::nullopt;
 }
 
-std::vector<StoredMessage> SpoolDir::scan(Folder folder, std::error_code& error) const {
+std::vector<QueueId> SpoolDir::ids(Folder folder, std::error_code& error) const {
   error.clear();
   std::vector<QueueId> ids;
   for (const auto& entry : fs::directory_iterator(folder_path(folder), error)) {
@@ -363,16 +363,25 @@ std::vector<StoredMessage> SpoolDir::scan(Folder folder, std::error_code& error)
   }
   if (error) return {};
   std::sort(ids.begin(), ids.end());
-  std::vector<StoredMessage> messages;
-  messages.reserve(ids.size());
+  return ids;
+}
+
+void SpoolDir::visit(Folder folder, const std::function<void(StoredMessage&&)>& each, std::error_code& error) const {
+  std::vector<QueueId> ids = this->ids(folder, error);
   for (const auto& id : ids) {
     std::error_code load_error;
     if (auto message = load(folder, id, load_error)) {
-      messages.push_back(std::move(*message));
+      each(std::move(*message));
     } else if (load_error != std::errc::no_such_file_or_directory) {
       spdlog::warn("spool: skipping {}/{}: {}", to_string(folder), id, load_error.message());
     }
   }
+}
+
+std::vector<StoredMessage> SpoolDir::scan(Folder folder, std::error_code& error) const {
+  std::vector<StoredMessage> messages;
+  visit(folder, [&](StoredMessage&& message) { messages.push_back(std::move(message)); }, error);
+  if (error) return {};
   return messages;
 }
 

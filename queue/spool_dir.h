@@ -119,6 +119,10 @@ class SpoolDir {
   std::optional<StoredMessage> find(const QueueId& id, std::error_code& error) const;
   // Every readable message of a folder, oldest id first; unreadable ones are logged and skipped.
   std::vector<StoredMessage> scan(Folder folder, std::error_code& error) const;
+  // The same, one message at a time, none kept: for counting a queue of any depth in constant memory.
+  void visit(Folder folder, const std::function<void(StoredMessage&&)>& each, std::error_code& error) const;
+  // The ids of a folder's messages, oldest first, from its entries alone (no file is read).
+  std::vector<QueueId> ids(Folder folder, std::error_code& error) const;
   // The message's header block (up to the first empty line, at most `cap` bytes), for bounces and `show`.
   std::string read_headers(const StoredMessage& message, size_t cap, std::error_code& error) const;
 

@@ -66,6 +66,32 @@ TEST_F(OfflineAdminTest, ListsEveryFolder) {
   EXPECT_EQ(entries[1].recipients[0].last_reply, "550 5.1.1 unknown");
 }
 
+// The census behind the queue metrics counts what list shows without keeping it; a failed message's age does not
+// count (it waits for nobody).
+TEST_F(OfflineAdminTest, TallyCountsFoldersBytesAndTheOldestWaitingMessage) {
+  std::error_code error;
+  SpoolDir spool_dir(dir.path());
+  auto now = system_clock::now();
+  QueueTally tally = tally_messages(spool_dir, now + std::chrono::hours(1), error);
+  ASSERT_FALSE(error) << error.message();
+  EXPECT_EQ(tally.active, 1u);
+  EXPECT_EQ(tally.held, 0u);
+  EXPECT_EQ(tally.failed, 1u);
+  EXPECT_EQ(tally.bytes, test::sample_message("one").size() + test::sample_message("two").size());
+  EXPECT_GE(tally.oldest_age, std::chrono::minutes(70));
+  EXPECT_LT(tally.oldest_age, std::chrono::minutes(72));
+
+  ASSERT_FALSE(offline::hold(dir.path(), first));
+  tally = tally_messages(spool_dir, now, error);
+  EXPECT_EQ(tally.active, 0u);
+  EXPECT_EQ(tally.held, 1u);
+  EXPECT_GE(tally.oldest_age, std::chrono::minutes(10));
+
+  fs::remove_all(dir.path() / "hold");
+  tally_messages(spool_dir, now, error);
+  EXPECT_TRUE(error);
+}
+
 TEST_F(OfflineAdminTest, ShowsEnvelopeAndHeaders) {
   std::error_code error;
   auto details = offline::show(dir.path(), first, error);

@@ -479,6 +479,127 @@ TEST_F(SchedulerTest, ResultsBeingRecordedStayBoundedWhileADeepQueueDrains) {
   EXPECT_EQ(scheduler->stats().delivered, kMessages);
 }
 
+// A queue deeper than max_in_memory: the oldest messages are read at start, the rest indexed by id alone and read
+// back from the spool for their attempt. Every message goes out, oldest first, with its envelope and content.
+TEST_F(SchedulerTest, ADeepQueueHoldsAtMostMaxInMemoryEnvelopesAndDeliversEveryMessage) {
+  settings.max_in_memory = 3;
+  settings.queue.max_parallel_deliveries = 1;
+  std::vector<QueueId> ids;
+  for (int i = 0; i < 8; ++i)
+    ids.push_back(submit(test::envelope("alice@example.org", {"b" + std::to_string(i) + "@example.net"})));
+  transport.gated = true;
+  start();
+  ASSERT_TRUE(test::run_until(io, [&] { return transport.in_flight == 1; }));
+  EXPECT_EQ(scheduler->queued(), 8u);
+  EXPECT_EQ(scheduler->in_memory(), 2u);  // three read at start, one of them out for delivery
+  transport.gated = false;
+  transport.release();
+  settle(8);
+  ASSERT_EQ(transport.calls.size(), 8u);
+  for (size_t i = 0; i < 8; ++i) {
+    EXPECT_EQ(transport.calls[i].queue_id, ids[i]);
+    ASSERT_EQ(transport.calls[i].envelope.recipients.size(), 1u);
+    EXPECT_EQ(transport.calls[i].envelope.recipients[0].address, "b" + std::to_string(i) + "@example.net");
+    EXPECT_EQ(transport.contents[i], test::sample_message());
+  }
+  EXPECT_EQ(scheduler->stats().read_back, 5u);
+  EXPECT_EQ(scheduler->stats().delivered, 8u);
+  EXPECT_EQ(files(Folder::active), 0u);
+  EXPECT_EQ(scheduler->queued(), 0u);
+  EXPECT_EQ(scheduler->in_memory(), 0u);
+}
+
+// Deferred messages beyond the limit leave memory with their state written, and their retry reads it back: the
+// second attempt sends only the recipient still pending.
+TEST_F(SchedulerTest, DeferredMessagesBeyondTheLimitAreReadBackWithTheirState) {
+  settings.max_in_memory = 2;
+  transport.script = [](const OutboundMessage& message, size_t call) {
+    if (call >= 5) return FakeTransport::deliver_all(message);
+    DeliveryResult result;
+    result.outcome = Outcome::temporary;
+    result.recipients.push_back({message.envelope.recipients[0].address, Outcome::delivered, "250 2.0.0 ok"});
+    result.recipients.push_back({message.envelope.recipients[1].address, Outcome::temporary, "451 4.4.1 later"});
+    return result;
+  };
+  start();
+  for (int i = 0; i < 5; ++i)
+    submit(test::envelope("alice@example.org", {"a" + std::to_string(i) + "@example.net", "b@example.net"}));
+  settle(5);
+  EXPECT_EQ(scheduler->queued(), 5u);
+  EXPECT_EQ(scheduler->in_memory(), 2u);
+  const uint64_t read_before = scheduler->stats().read_back;
+  advance(61s);
+  settle(10);
+  for (size_t i = 5; i < 10; ++i) {
+    ASSERT_EQ(transport.calls[i].envelope.recipients.size(), 1u) << i;
+    EXPECT_EQ(transport.calls[i].envelope.recipients[0].address, "b@example.net");
+  }
+  EXPECT_EQ(scheduler->stats().read_back - read_before, 3u);
+  EXPECT_EQ(scheduler->stats().delivered, 10u);
+  EXPECT_EQ(files(Folder::active), 0u);
+}
+
+// With memory full of deferred messages, new mail (due now) takes the place of the one due last, which is read
+// back for its retry: new mail never waits on a read.
+TEST_F(SchedulerTest, NewMailTakesThePlaceOfTheDeferredMessageDueLast) {
+  settings.max_in_memory = 2;
+  transport.script = [](const OutboundMessage& message, size_t call) {
+    return call < 2 ? temporary(message) : FakeTransport::deliver_all(message);
+  };
+  start();
+  submit(test::envelope("alice@example.org", {"b@example.net"}));
+  advance(1s);
+  submit(test::envelope("alice@example.org", {"c@example.net"}));
+  settle(2);
+  EXPECT_EQ(scheduler->in_memory(), 2u);
+  submit(test::envelope("alice@example.org", {"d@example.net"}));
+  settle(3);
+  EXPECT_EQ(scheduler->stats().read_back, 0u);
+  EXPECT_EQ(scheduler->in_memory(), 1u);  // the first deferred one; the second, due last, gave way
+  advance(61s);
+  settle(5);
+  EXPECT_EQ(transport.calls[3].envelope.recipients[0].address, "b@example.net");
+  EXPECT_EQ(transport.calls[4].envelope.recipients[0].address, "c@example.net");
+  EXPECT_EQ(scheduler->stats().read_back, 1u);
+  EXPECT_EQ(scheduler->stats().delivered, 3u);
+}
+
+TEST_F(SchedulerTest, HoldRemoveAndRetryWorkOnMessagesOnlyOnDisk) {
+  settings.max_in_memory = 1;
+  transport.script = [](const OutboundMessage& message, size_t) { return temporary(message); };
+  start();
+  QueueId first = submit(test::envelope("alice@example.org", {"b@example.net"}));
+  QueueId second = submit(test::envelope("alice@example.org", {"c@example.net"}));
+  QueueId third = submit(test::envelope("alice@example.org", {"d@example.net"}));
+  settle(3);
+  EXPECT_EQ(scheduler->in_memory(), 1u);
+  EXPECT_FALSE(scheduler->hold(third));
+  EXPECT_TRUE(load(Folder::hold, third));
+  EXPECT_FALSE(scheduler->remove(second));
+  EXPECT_FALSE(load(Folder::active, second));
+  EXPECT_EQ(scheduler->queued(), 1u);
+  EXPECT_FALSE(scheduler->retry(first));
+  settle(4);
+  EXPECT_EQ(transport.calls[3].queue_id, first);
+}
+
+// A paged-out message whose file vanished behind the scheduler's back leaves the index with an error; the others
+// go on.
+TEST_F(SchedulerTest, APagedOutMessageGoneFromDiskLeavesTheQueue) {
+  settings.max_in_memory = 1;
+  QueueId first = submit(test::envelope("alice@example.org", {"b@example.net"}));
+  QueueId second = submit(test::envelope("alice@example.org", {"c@example.net"}));
+  QueueId third = submit(test::envelope("alice@example.org", {"d@example.net"}));
+  start();
+  fs::remove(spool->dir().message_path(Folder::active, second));
+  ASSERT_TRUE(test::run_until(io, [&] { return scheduler->queued() == 0 && scheduler->delivering() == 0; }));
+  test::run_ready(io);
+  ASSERT_EQ(transport.calls.size(), 2u);
+  EXPECT_EQ(transport.calls[0].queue_id, first);
+  EXPECT_EQ(transport.calls[1].queue_id, third);
+  EXPECT_EQ(scheduler->stats().read_back, 1u);
+}
+
 TEST_F(SchedulerTest, BatchesFillUpToBatchSizeAndWaitForTheTimeout) {
   settings.batch.enabled = true;
   settings.batch.batch_size = 3;
