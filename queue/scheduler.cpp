@@ -236,16 +236,18 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     if (taken.message) return std::move(*taken.message);
     std::error_code error;
     auto message = spool.dir().load(Folder::active, taken.id, error);
-    std::lock_guard lock(mutex);
-    if (message) {
-      ++stats.read_back;
-      return message;
+    {
+      std::lock_guard lock(mutex);
+      if (message) {
+        ++stats.read_back;
+        return message;
+      }
+      --delivering;
+      auto it = entries.find(taken.id);
+      if (it != entries.end()) erase_locked(it);
     }
     spdlog::error("queue: qid={} cannot be read from {} for its delivery: {}; left out of the queue", taken.id,
                   spool.dir().folder_path(Folder::active).string(), error.message());
-    --delivering;
-    auto it = entries.find(taken.id);
-    if (it != entries.end()) erase_locked(it);
     return std::nullopt;
   }
 
