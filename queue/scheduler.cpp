@@ -549,6 +549,7 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
         break;
     }
     if (!error) error = co_await spool.apply(std::move(change));
+    const bool recorded = !error;
     if (error) {
       spdlog::error("queue: qid={} could not record its delivery attempt: {}", message.id, error.message());
     } else if (disposition == Disposition::fail) {
@@ -564,6 +565,20 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
       --recording;
       auto it = entries.find(message.id);
       if (it != entries.end()) {
+        // A hold or delete asked for while the attempt was being recorded (after `after` was read) is done now;
+        // the caller was told it would be.
+        After late = it->second.after;
+        bool remove_late = late == After::remove && disposition != Disposition::remove;
+        bool hold_late = late == After::hold && disposition == Disposition::stay_active;
+        if (recorded && (remove_late || hold_late)) {
+          error = remove_late ? remove_on_disk(spool.dir(), message) : hold_on_disk(spool.dir(), message);
+          if (error && error != std::errc::no_such_file_or_directory) {
+            spdlog::error("queue: qid={} could not be {} as asked: {}", message.id, remove_late ? "deleted" : "held",
+                          error.message());
+          } else {
+            disposition = remove_late ? Disposition::remove : Disposition::hold;
+          }
+        }
         if (disposition == Disposition::stay_active) {
           // Even when the state write failed: the retry time in memory still holds for this run (unless the
           // message is paged out; read back, it then has the state on disk).

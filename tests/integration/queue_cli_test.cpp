@@ -81,6 +81,18 @@ class QueueCli : public ::testing::Test {
     return false;
   }
 
+  // Waits until `id` has had two attempts recorded.
+  bool attempted_twice(const std::string& id) {
+    for (auto until = std::chrono::steady_clock::now() + 10s; std::chrono::steady_clock::now() < until;) {
+      auto r = queue({"list", "--json"});
+      json::value list = r.exit_code == 0 ? json::parse(r.out) : json::array();
+      for (const auto& e : list.as_array())
+        if (e.as_object().at("id").as_string() == id && e.as_object().at("attempts").as_int64() >= 2) return true;
+      std::this_thread::sleep_for(50ms);
+    }
+    return false;
+  }
+
   TempDir peer;
   std::unique_ptr<FakeSmtpServer> fake;
   std::unique_ptr<Relay> relay;
@@ -143,6 +155,9 @@ TEST_F(QueueCli, AgainstTheRunningRelayThenOffline) {
   EXPECT_EQ(queue({"release", a}).exit_code, 0);
   EXPECT_TRUE(fs::exists(relay->queue_dir() / "active" / a));
 
+  // release made `a` due now: let that attempt end first, so that flush finds both messages idle.
+  ASSERT_TRUE(attempted_twice(a)) << relay->log();
+
   // retry makes it due now: the relay tries it again at once.
   size_t mails_before = 0;
   for (const auto& c : fake->commands()) mails_before += c.rfind("MAIL", 0) == 0;
@@ -158,7 +173,11 @@ TEST_F(QueueCli, AgainstTheRunningRelayThenOffline) {
   EXPECT_GE(mails_after, mails_before + 2) << "retry and flush made both messages due";
 
   EXPECT_EQ(queue({"delete", b}).exit_code, 0);
+  // b may be in the attempt that retry started: it goes as that attempt ends.
   auto gone = queue({"show", b});
+  for (auto until = std::chrono::steady_clock::now() + 10s;
+       gone.exit_code == 0 && std::chrono::steady_clock::now() < until; gone = queue({"show", b}))
+    std::this_thread::sleep_for(50ms);
   EXPECT_EQ(gone.exit_code, 1);
   EXPECT_NE(gone.err.find("no such message: " + b), std::string::npos) << gone.err;
   EXPECT_EQ(queue({"show", "NOTANID"}).exit_code, 2);

@@ -436,6 +436,49 @@ TEST_F(SchedulerTest, HoldAndRemoveDuringDeliveryApplyWhenTheAttemptEnds) {
   EXPECT_EQ(scheduler->queued(), 0u);
 }
 
+TEST_F(SchedulerTest, HoldAndRemoveAskedWhileAnAttemptIsBeingRecordedAreNotLost) {
+  // The spool's hook runs as the scheduler writes the attempt's new state: after it has looked for a pending hold
+  // or delete, before the message is idle again. The admin call made there must still be honoured.
+  std::function<void()> while_recording;
+  FsSpoolOptions options;
+  options.hooks.fault = [&](SpoolStep step) {
+    if (step == SpoolStep::create && while_recording) std::exchange(while_recording, nullptr)();
+    return std::error_code{};
+  };
+  spool.reset();
+  std::error_code error;
+  spool = FsSpool::open(dir.path(), options, error);
+  ASSERT_TRUE(spool) << error.message();
+  transport.script = [](const OutboundMessage& message, size_t) { return temporary(message); };
+  start();
+
+  QueueId removed = submit(test::envelope("alice@example.org", {"b@example.net"}));
+  transport.gated = true;
+  ASSERT_TRUE(test::run_until(io, [&] { return transport.in_flight == 1; }));
+  while_recording = [&] { EXPECT_FALSE(scheduler->remove(removed)); };
+  transport.release();
+  ASSERT_TRUE(test::run_until(io, [&] { return scheduler->delivering() == 0; }));
+  test::run_ready(io);
+  EXPECT_FALSE(while_recording) << "the hook ran";
+  EXPECT_FALSE(load(Folder::active, removed));
+  EXPECT_FALSE(fs::exists(dir.path() / "active" / (removed + ".state")));
+  EXPECT_EQ(scheduler->queued(), 0u);
+
+  QueueId held = submit(test::envelope("alice@example.org", {"c@example.net"}));
+  ASSERT_TRUE(test::run_until(io, [&] { return transport.in_flight == 1; }));
+  while_recording = [&] { EXPECT_FALSE(scheduler->hold(held)); };
+  transport.release();
+  ASSERT_TRUE(test::run_until(io, [&] { return scheduler->delivering() == 0; }));
+  test::run_ready(io);
+  EXPECT_FALSE(while_recording) << "the hook ran";
+  auto in_hold = load(Folder::hold, held);
+  ASSERT_TRUE(in_hold);
+  EXPECT_EQ(in_hold->attempts, 1u);  // with the attempt recorded
+  EXPECT_EQ(scheduler->queued(), 0u);
+  advance(3600s);
+  EXPECT_EQ(transport.calls.size(), 2u) << "neither message was tried again";
+}
+
 TEST_F(SchedulerTest, NeverMoreThanMaxParallelDeliveries) {
   settings.queue.max_parallel_deliveries = 2;
   for (int i = 0; i < 6; ++i) submit(test::envelope("alice@example.org", {"b" + std::to_string(i) + "@example.net"}));
