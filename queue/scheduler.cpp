@@ -51,6 +51,7 @@ struct Entry {
   TimePoint due{};
   bool delivering = false;
   After after = After::nothing;
+  bool retry_at_once = false;  // a retry or flush came during the attempt: due again as it ends, if deferred
 };
 
 // A message taken for an attempt: whole, or its id alone when it was paged out.
@@ -584,6 +585,7 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
           // message is paged out; read back, it then has the state on disk).
           it->second.delivering = false;
           it->second.after = After::nothing;
+          if (std::exchange(it->second.retry_at_once, false)) message.next_attempt = clock.now();
           it->second.due = message.next_attempt;
           due.emplace(it->second.due, it->first);
           keep_locked(it->first, it->second, std::move(message));
@@ -717,7 +719,11 @@ std::error_code Scheduler::retry(const QueueId& id) {
     TimePoint now = core_->clock.now();
     auto it = core_->entries.find(id);
     if (it != core_->entries.end()) {
-      if (!it->second.delivering) core_->reschedule_locked(id, it->second, now);
+      if (it->second.delivering) {
+        it->second.retry_at_once = true;
+      } else {
+        core_->reschedule_locked(id, it->second, now);
+      }
     } else {
       auto message = core_->find_on_disk(id, error);
       if (!message) return error;
@@ -779,8 +785,13 @@ void Scheduler::flush() {
   {
     std::lock_guard lock(core_->mutex);
     TimePoint now = core_->clock.now();
-    for (auto& [id, entry] : core_->entries)
-      if (!entry.delivering) core_->reschedule_locked(id, entry, now);
+    for (auto& [id, entry] : core_->entries) {
+      if (entry.delivering) {
+        entry.retry_at_once = true;
+      } else {
+        core_->reschedule_locked(id, entry, now);
+      }
+    }
   }
   core_->transport.retry_now();
   core_->wake();

@@ -62,8 +62,9 @@ class Scheduler {
   void wake();
 
   // Queue administration, callable from any thread. A message being delivered is held or removed as soon as
-  // its attempt ends (the call returns at once and reports success). retry and flush also close the upstreams'
-  // open circuits (Transport::retry_now): the administrator says the upstream is worth trying now.
+  // its attempt ends (the call returns at once and reports success); retried or flushed, it is due again at once
+  // if that attempt defers. retry and flush also close the upstreams' open circuits (Transport::retry_now): the
+  // administrator says the upstream is worth trying now.
   std::vector<QueueEntry> list(std::error_code& error) const;
   QueueTally tally(std::error_code& error) const;  // counts from disk, in constant memory (metrics)
   std::optional<MessageDetails> show(const QueueId& id, std::error_code& error) const;

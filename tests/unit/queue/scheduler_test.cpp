@@ -479,6 +479,27 @@ TEST_F(SchedulerTest, HoldAndRemoveAskedWhileAnAttemptIsBeingRecordedAreNotLost)
   EXPECT_EQ(transport.calls.size(), 2u) << "neither message was tried again";
 }
 
+TEST_F(SchedulerTest, RetryAndFlushDuringAnAttemptMakeItDueAgainWhenItDefers) {
+  transport.gated = true;
+  transport.script = [](const OutboundMessage& message, size_t call) {
+    return call < 2 ? temporary(message) : FakeTransport::deliver_all(message);
+  };
+  start();
+  QueueId flushed = submit(test::envelope("alice@example.org", {"b@example.net"}));
+  QueueId retried = submit(test::envelope("alice@example.org", {"c@example.net"}));
+  ASSERT_TRUE(test::run_until(io, [&] { return transport.in_flight == 2; }));
+  scheduler->flush();
+  EXPECT_FALSE(scheduler->retry(retried));
+  transport.gated = false;
+  transport.release();
+  // Both deferred (retry in 60 s), and both tried again at once without the clock moving.
+  settle(4);
+  EXPECT_EQ(transport.calls.size(), 4u);
+  EXPECT_FALSE(load(Folder::active, flushed));
+  EXPECT_FALSE(load(Folder::active, retried));
+  EXPECT_EQ(scheduler->queued(), 0u);
+}
+
 TEST_F(SchedulerTest, NeverMoreThanMaxParallelDeliveries) {
   settings.queue.max_parallel_deliveries = 2;
   for (int i = 0; i < 6; ++i) submit(test::envelope("alice@example.org", {"b" + std::to_string(i) + "@example.net"}));
