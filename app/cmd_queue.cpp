@@ -57,15 +57,15 @@ bool parse_args(const std::vector<std::string>& args, QueueArgs& out, std::strin
   return true;
 }
 
-// The same request, done on the spool directory (no relay holds it).
-admin::Answer answer_offline(const fs::path& dir, const admin::Request& r) {
+// The same request, done on the spool directory (no relay holds it). A list goes to `on_entry`.
+admin::Answer answer_offline(const fs::path& dir, const admin::Request& r, const admin::EntrySink& on_entry) {
   admin::Answer a;
   std::error_code error;
   bool missing_spool = !fs::exists(dir / "active", error);
   error.clear();
   switch (r.verb) {
     case Verb::list:
-      if (!missing_spool) a.entries = queue::offline::list(dir, error);
+      if (!missing_spool) queue::offline::list(dir, on_entry, error);
       break;
     case Verb::show:
       a.details = queue::offline::show(dir, r.id, error);
@@ -140,25 +140,44 @@ void print_recipients(std::ostream& out, const std::vector<mail::Recipient>& rec
   }
 }
 
-void print_list(std::ostream& out, const std::vector<queue::QueueEntry>& entries) {
-  if (entries.empty()) {
-    out << "Mail queue is empty\n";
-    return;
+// `queue list` printed as the entries arrive (a deep queue is never held): mailq-style text, or a JSON array.
+class ListPrinter {
+ public:
+  ListPrinter(std::ostream& out, bool json) : out_(out), json_(json) {}
+
+  void add(const queue::QueueEntry& e) {
+    if (json_) {
+      out_ << (count_ == 0 ? "[" : ",") << admin::entry_json(e);
+    } else {
+      held_ += e.folder == queue::Folder::hold;
+      failed_ += e.folder == queue::Folder::failed;
+      out_ << e.id << "  " << queue::to_string(e.folder) << "  age " << span(e.age) << "  " << e.size
+           << " bytes  " << e.attempts << (e.attempts == 1 ? " attempt  " : " attempts  ") << next_attempt(e, now_)
+           << "  from <" << printable(e.sender) << ">\n";
+      print_recipients(out_, e.recipients);
+      if (!e.last_error.empty()) out_ << "    last error: " << printable(e.last_error) << "\n";
+    }
+    ++count_;
   }
-  auto now = system_clock::now();
-  size_t held = 0, failed = 0;
-  for (const auto& e : entries) {
-    held += e.folder == queue::Folder::hold;
-    failed += e.folder == queue::Folder::failed;
-    out << e.id << "  " << queue::to_string(e.folder) << "  age " << span(e.age) << "  " << e.size << " bytes  "
-        << e.attempts << (e.attempts == 1 ? " attempt  " : " attempts  ") << next_attempt(e, now) << "  from <"
-        << printable(e.sender) << ">\n";
-    print_recipients(out, e.recipients);
-    if (!e.last_error.empty()) out << "    last error: " << printable(e.last_error) << "\n";
+
+  // After the last entry of a complete list.
+  void finish() {
+    if (json_) {
+      out_ << (count_ == 0 ? "[]\n" : "]\n");
+    } else if (count_ == 0) {
+      out_ << "Mail queue is empty\n";
+    } else {
+      out_ << "-- " << count_ << (count_ == 1 ? " message" : " messages") << " (" << held_ << " held, " << failed_
+           << " failed)\n";
+    }
   }
-  out << "-- " << entries.size() << (entries.size() == 1 ? " message" : " messages") << " (" << held << " held, "
-      << failed << " failed)\n";
-}
+
+ private:
+  std::ostream& out_;
+  bool json_;
+  system_clock::time_point now_ = system_clock::now();
+  size_t count_ = 0, held_ = 0, failed_ = 0;
+};
 
 void print_details(std::ostream& out, const queue::MessageDetails& d) {
   const auto& e = d.entry;
@@ -235,12 +254,14 @@ int run_queue(const Invocation& inv) {
   }
 
   fs::path dir = config.queue.dir;
-  auto exchange = admin::ask(dir / "admin.sock", args.request, kAskTimeout);
+  ListPrinter printer(std::cout, args.json);
+  admin::EntrySink on_entry = [&printer](queue::QueueEntry&& entry) { printer.add(entry); };
+  auto exchange = admin::ask(dir / "admin.sock", args.request, kAskTimeout, on_entry);
   admin::Answer answer;
   if (exchange.reach == admin::Exchange::Reach::answered) {
     answer = std::move(*exchange.answer);
   } else if (exchange.reach == admin::Exchange::Reach::no_server) {
-    answer = answer_offline(dir, args.request);
+    answer = answer_offline(dir, args.request, on_entry);
   } else {
     std::cerr << "smarthost queue: " << exchange.error << "\n";
     return exchange.denied ? kExitConfig : kExitTempFail;
@@ -251,13 +272,7 @@ int run_queue(const Invocation& inv) {
     return exit_code(answer, args.request);
   }
   switch (args.request.verb) {
-    case Verb::list:
-      if (args.json) {
-        std::cout << admin::entries_json(answer.entries);
-      } else {
-        print_list(std::cout, answer.entries);
-      }
-      break;
+    case Verb::list: printer.finish(); break;
     case Verb::show:
       if (!answer.details) {
         std::cerr << "smarthost queue: the relay's answer has no details\n";

@@ -7,6 +7,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -36,8 +37,10 @@ struct Fd {
 
 }  // namespace
 
-Exchange ask(const std::filesystem::path& socket_path, const Request& request, std::chrono::milliseconds timeout) {
+Exchange ask(const std::filesystem::path& socket_path, const Request& request, std::chrono::milliseconds timeout,
+             const EntrySink& on_entry) {
   Exchange out;
+  std::vector<QueueEntry> listed;  // streamed entries, without a sink
   auto deadline = Clock::now() + timeout;
   sockaddr_un address{};
   address.sun_family = AF_UNIX;
@@ -85,36 +88,73 @@ Exchange ask(const std::filesystem::path& socket_path, const Request& request, s
     }
   }
 
-  std::string answer;
+  // Lines until the one that is not an entry: the answer. Each wait for more bytes gets the whole timeout.
+  std::string pending;
+  size_t start = 0;    // of the next line in `pending`
+  size_t scanned = 0;  // of `pending`, the bytes known to hold no newline
+  uint64_t entries = 0;
   char buf[65536];
   for (;;) {
-    if (auto end = answer.find('\n'); end != std::string::npos) {
-      answer.resize(end);
+    if (auto end = pending.find('\n', std::max(start, scanned)); end != std::string::npos) {
+      std::string_view line(pending.data() + start, end - start);
+      std::string problem;
+      if (is_entry_line(line)) {
+        auto entry = decode_entry_line(line, problem);
+        if (!entry) {
+          out.error = problem;
+          return out;
+        }
+        ++entries;
+        if (on_entry) {
+          on_entry(std::move(*entry));
+        } else {
+          listed.push_back(std::move(*entry));
+        }
+        start = end + 1;
+        continue;
+      }
+      out.answer = decode_answer(line, problem);
+      if (!out.answer) {
+        out.error = problem;
+        return out;
+      }
+      if (out.answer->count && *out.answer->count != entries) {
+        out.error = "the relay's list was cut short: " + std::to_string(entries) + " of " +
+                    std::to_string(*out.answer->count) + " entries arrived";
+        out.answer.reset();
+        return out;
+      }
+      if (!out.answer->count && on_entry) {  // a relay that does not stream sends the whole list at once
+        for (auto& entry : out.answer->entries) on_entry(std::move(entry));
+        out.answer->entries.clear();
+      } else if (!on_entry) {
+        out.answer->entries.insert(out.answer->entries.begin(), std::make_move_iterator(listed.begin()),
+                                   std::make_move_iterator(listed.end()));
+      }
       break;
     }
-    if (answer.size() > kMaxAnswer) {
+    pending.erase(0, start);  // the lines consumed
+    start = 0;
+    scanned = pending.size();
+    if (pending.size() > kMaxAnswer) {
       out.error = "the relay's answer is too large";
       return out;
     }
     ssize_t n = ::recv(sock.fd, buf, sizeof buf, 0);
     if (n > 0) {
-      answer.append(buf, static_cast<size_t>(n));
+      pending.append(buf, static_cast<size_t>(n));
+      deadline = Clock::now() + timeout;
     } else if (n < 0 && (errno == EAGAIN || errno == EINTR)) {
       if (!wait_for(sock.fd, POLLIN, deadline)) {
         out.error = "timed out waiting for the relay's answer";
         return out;
       }
     } else {
-      out.error = n == 0 ? "the relay closed the admin connection without an answer"
+      out.error = n == 0 ? (entries > 0 ? "the relay closed the admin connection in the middle of the list"
+                                        : "the relay closed the admin connection without an answer")
                          : std::string("reading from the relay: ") + std::strerror(errno);
       return out;
     }
-  }
-  std::string problem;
-  out.answer = decode_answer(answer, problem);
-  if (!out.answer) {
-    out.error = problem;
-    return out;
   }
   out.reach = Exchange::Reach::answered;
   return out;

@@ -272,7 +272,9 @@ std::string encode_answer(const Answer& answer) {
   json::object o;
   o["status"] = to_string(answer.status);
   if (!answer.error.empty()) o["error"] = utf8(answer.error);
-  if (answer.status == Status::ok && !answer.details) {
+  if (answer.count) {
+    o["count"] = *answer.count;
+  } else if (answer.status == Status::ok && !answer.details) {
     json::array entries;
     for (const auto& e : answer.entries) entries.push_back(entry_object(e));
     o["entries"] = std::move(entries);
@@ -307,14 +309,36 @@ std::optional<Answer> decode_answer(std::string_view text, std::string& error) {
     for (const auto& item : v->get_array())
       if (item.is_object()) answer.entries.push_back(entry_from(item.get_object()));
   if (auto* v = o.if_contains("details"); v && v->is_object()) answer.details = details_from(v->get_object());
+  if (auto* v = o.if_contains("count"); v && (v->is_uint64() || v->is_int64()))
+    answer.count = static_cast<uint64_t>(number_of(o, "count"));
   return answer;
 }
 
-std::string entries_json(const std::vector<QueueEntry>& entries) {
-  json::array out;
-  for (const auto& e : entries) out.push_back(entry_object(e));
-  return json::serialize(out) + "\n";
+namespace {
+constexpr std::string_view kEntryPrefix = "{\"entry\":";
 }
+
+std::string encode_entry_line(const QueueEntry& entry) {
+  std::string line(kEntryPrefix);
+  line += json::serialize(entry_object(entry));
+  line += '}';
+  return line;
+}
+
+bool is_entry_line(std::string_view line) { return line.starts_with(kEntryPrefix); }
+
+std::optional<QueueEntry> decode_entry_line(std::string_view line, std::string& error) {
+  std::error_code ec;
+  json::value value = json::parse(line, ec);
+  const json::value* entry = !ec && value.is_object() ? value.get_object().if_contains("entry") : nullptr;
+  if (!entry || !entry->is_object()) {
+    error = "the relay sent a malformed list entry" + (ec ? ": " + ec.message() : std::string());
+    return std::nullopt;
+  }
+  return entry_from(entry->get_object());
+}
+
+std::string entry_json(const QueueEntry& entry) { return json::serialize(entry_object(entry)); }
 
 std::string details_json(const MessageDetails& details) { return json::serialize(details_object(details)) + "\n"; }
 

@@ -1,5 +1,5 @@
 // The queue admin socket's protocol: one request line per connection ("list", "show ID", "retry --all", ...)
-// answered by one line of JSON. Parsing and encoding only: no sockets, no spool access.
+// answered by one line of JSON; a list streams one line per message before it. Parsing and encoding only: no sockets, no spool access.
 // The JSON of entries and details is also what `smarthost queue list --json` and `show --json` print.
 #pragma once
 
@@ -15,7 +15,7 @@
 namespace smarthost::queue::admin {
 
 inline constexpr size_t kMaxRequest = 1024;               // one request line, newline included
-inline constexpr size_t kMaxAnswer = 64ull * 1024 * 1024;  // one answer line (a long queue list)
+inline constexpr size_t kMaxAnswer = 64ull * 1024 * 1024;  // one line of an answer
 
 enum class Verb { list, show, retry, retry_all, remove, remove_failed, flush, hold, release };
 
@@ -46,8 +46,9 @@ Status status_of(std::error_code error);
 struct Answer {
   Status status = Status::ok;
   std::string error;                     // human text when status != ok
-  std::vector<QueueEntry> entries;       // list
+  std::vector<QueueEntry> entries;       // list, when not streamed
   std::optional<MessageDetails> details;  // show
+  std::optional<uint64_t> count;         // a streamed list: how many entry lines came before this answer
 };
 
 // One line of JSON, without the newline.
@@ -55,8 +56,16 @@ std::string encode_answer(const Answer& answer);
 // nullopt with `error` set when `json` is not an answer.
 std::optional<Answer> decode_answer(std::string_view json, std::string& error);
 
-// `queue list --json`: an array of entries. `queue show --json`: one object. Both end in a newline.
-std::string entries_json(const std::vector<QueueEntry>& entries);
+// A list is streamed: one entry line per message, `{"entry":{...}}`, then the closing answer line, whose
+// "count" says how many entry lines it closes. So neither side ever holds a deep queue's list.
+std::string encode_entry_line(const QueueEntry& entry);
+bool is_entry_line(std::string_view line);
+std::optional<QueueEntry> decode_entry_line(std::string_view line, std::string& error);
+
+// `queue list --json` streamed: "[", entry_json() for each entry with "," between them, "]\n".
+std::string entry_json(const QueueEntry& entry);
+
+// `queue show --json`: one object, ending in a newline.
 std::string details_json(const MessageDetails& details);
 
 // UTC, "2024-05-01T12:00:00Z"; "" for the epoch (never set).

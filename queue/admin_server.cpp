@@ -1,5 +1,7 @@
 // The admin socket: an accept loop on a unix socket, and per connection one line read (capped, with a deadline),
-// one scheduler call and one JSON line written (with a deadline). Each connection runs on its own strand.
+// one scheduler call and one JSON line written (with a deadline). A list is streamed a batch at a time, each
+// write with its own deadline, so a deep queue costs neither side its memory. Each connection runs on its own
+// strand.
 #include "queue/admin_server.h"
 
 #include <sys/stat.h>
@@ -113,6 +115,72 @@ void arm(asio::steady_timer& timer, stream::socket& socket, std::chrono::millise
   });
 }
 
+constexpr size_t kListBatch = 128;  // entries read from disk between two writes
+
+// Writes `text` within the deadline; false when the client is gone or too slow.
+asio::awaitable<bool> send(stream::socket& socket, asio::steady_timer& timer, const std::string& text,
+                           std::chrono::milliseconds timeout) {
+  arm(timer, socket, timeout);
+  auto [error, written] = co_await asio::async_write(socket, asio::buffer(text), nothrow);
+  timer.cancel();
+  if (error) spdlog::warn("queue admin: answer not sent: {}", error.message());
+  co_return !error;
+}
+
+std::string answer_line(const admin::Answer& answer) {
+  std::string text = admin::encode_answer(answer);
+  if (text.size() + 1 > admin::kMaxAnswer) {
+    admin::Answer too_big;
+    too_big.status = admin::Status::failed;
+    too_big.error = "the answer is larger than " + std::to_string(admin::kMaxAnswer) + " bytes";
+    text = admin::encode_answer(too_big);
+  }
+  text.push_back('\n');
+  return text;
+}
+
+// The list: entry lines a batch at a time, then the closing answer with their count. The closing answer
+// reports a failed scan, or a relay stopping in the middle.
+asio::awaitable<void> stream_list(detail::AdminSocketState& impl, stream::socket& socket, asio::steady_timer& timer) {
+  EntryCursor cursor = impl.scheduler.list_cursor();
+  std::vector<QueueEntry> batch;
+  std::string text;
+  admin::Answer closing;
+  uint64_t sent = 0;
+  for (bool more = true; more;) {
+    batch.clear();
+    text.clear();
+    std::error_code error;
+    more = cursor.next(batch, kListBatch, error);
+    if (error) {
+      closing.status = admin::status_of(error);
+      closing.error = error.message();
+      break;
+    }
+    for (const auto& entry : batch) {
+      std::string line = admin::encode_entry_line(entry);
+      if (line.size() + 1 > admin::kMaxAnswer) {  // beyond any client's cap; `show` still has it
+        spdlog::warn("queue admin: {} left out of the list: its entry is larger than {} bytes", entry.id,
+                     admin::kMaxAnswer);
+        continue;
+      }
+      text += line;
+      text += '\n';
+      ++sent;
+    }
+    if (!text.empty() && !co_await send(socket, timer, text, impl.options.list_write_timeout)) co_return;
+    if (more && impl.stopped) {
+      closing.status = admin::Status::busy;
+      closing.error = "the relay is shutting down";
+      break;
+    }
+  }
+  if (closing.status == admin::Status::ok) closing.count = sent;
+  spdlog::info("queue admin: list -> {}: {} {}{}{}", admin::to_string(closing.status), sent,
+               sent == 1 ? "message" : "messages", closing.error.empty() ? "" : ", ", closing.error);
+  co_await send(socket, timer, answer_line(closing), impl.options.io_timeout);
+}
+
 asio::awaitable<void> serve_one(std::shared_ptr<detail::AdminSocketState> impl, stream::socket socket) {
   asio::steady_timer timer(socket.get_executor());
   std::string line;
@@ -121,7 +189,7 @@ asio::awaitable<void> serve_one(std::shared_ptr<detail::AdminSocketState> impl, 
   auto [read_error, n] = co_await asio::async_read_until(socket, buffer, '\n', nothrow);
   timer.cancel();
   admin::Answer answer;
-  std::string text;
+  bool answered = false;  // a streamed list sends its own closing line
   if (read_error) {
     if (read_error == asio::error::not_found) {
       answer.status = admin::Status::invalid;
@@ -138,25 +206,16 @@ asio::awaitable<void> serve_one(std::shared_ptr<detail::AdminSocketState> impl, 
     } else if (impl->stopped) {
       answer.status = admin::Status::busy;
       answer.error = "the relay is shutting down";
+    } else if (request->verb == admin::Verb::list) {
+      co_await stream_list(*impl, socket, timer);
+      answered = true;
     } else {
       answer = admin::answer(impl->scheduler, *request);
       spdlog::info("queue admin: {} -> {}{}{}", admin::format_request(*request), admin::to_string(answer.status),
                    answer.error.empty() ? "" : ": ", answer.error);
     }
   }
-  text = admin::encode_answer(answer);
-  text.push_back('\n');
-  if (text.size() > admin::kMaxAnswer) {
-    admin::Answer too_big;
-    too_big.status = admin::Status::failed;
-    too_big.error = "the answer is larger than " + std::to_string(admin::kMaxAnswer) + " bytes";
-    text = admin::encode_answer(too_big) + "\n";
-  }
-  arm(timer, socket, impl->options.io_timeout);
-  auto out = asio::buffer(text);
-  auto [write_error, written] = co_await asio::async_write(socket, out, nothrow);
-  timer.cancel();
-  if (write_error) spdlog::warn("queue admin: answer not sent: {}", write_error.message());
+  if (!answered) co_await send(socket, timer, answer_line(answer), impl->options.io_timeout);
   boost::system::error_code ignored;
   socket.shutdown(stream::socket::shutdown_both, ignored);
 }

@@ -22,6 +22,8 @@ struct AdminSocketState;  // the acceptor and what the connections share
 
 struct AdminServerOptions {
   std::chrono::milliseconds io_timeout{5000};  // for reading the request, and again for writing the answer
+  // For each batch of a streamed list: longer, as its reader may be a person paging through `mailq | less`.
+  std::chrono::milliseconds list_write_timeout{60000};
   size_t max_connections = 8;                  // further clients are closed at once
   unsigned mode = 0600;                        // of the socket file
 };

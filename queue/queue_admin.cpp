@@ -1,6 +1,8 @@
 // Queue administration on the spool directory: summaries, the shared disk operations, and offline commands.
 #include "queue/queue_admin.h"
 
+#include <spdlog/spdlog.h>
+
 #include "queue/queue_id.h"
 
 namespace smarthost::queue {
@@ -68,12 +70,42 @@ QueueEntry summarize(const StoredMessage& message, system_clock::time_point now)
   return entry;
 }
 
+bool EntryCursor::next(std::vector<QueueEntry>& out, size_t max, std::error_code& error) {
+  static constexpr Folder kFolders[] = {Folder::active, Folder::hold, Folder::failed};
+  error.clear();
+  for (size_t added = 0; folder_ < std::size(kFolders);) {
+    Folder folder = kFolders[folder_];
+    if (!have_ids_) {
+      ids_ = dir_->ids(folder, error);
+      if (error) return false;
+      have_ids_ = true;
+      position_ = 0;
+    }
+    while (position_ < ids_.size() && added < max) {
+      const QueueId& id = ids_[position_++];
+      std::error_code load_error;
+      if (auto message = dir_->load(folder, id, load_error)) {
+        out.push_back(summarize(*message, now_));
+        ++added;
+      } else if (load_error != std::errc::no_such_file_or_directory) {
+        spdlog::warn("spool: skipping {}/{} in the list: {}", to_string(folder), id, load_error.message());
+      }
+    }
+    if (position_ < ids_.size()) return true;  // the batch is full
+    ++folder_;
+    have_ids_ = false;
+    ids_ = {};
+    if (added == max) return folder_ < std::size(kFolders);
+  }
+  return false;
+}
+
 std::vector<QueueEntry> list_messages(const SpoolDir& dir, system_clock::time_point now, std::error_code& error) {
   std::vector<QueueEntry> entries;
-  for (Folder folder : {Folder::active, Folder::hold, Folder::failed}) {
-    for (const auto& message : dir.scan(folder, error)) entries.push_back(summarize(message, now));
-    if (error) return {};
+  EntryCursor cursor(dir, now);
+  while (cursor.next(entries, 1024, error)) {
   }
+  if (error) return {};
   return entries;
 }
 
@@ -154,10 +186,16 @@ std::error_code remove_on_disk(const SpoolDir& dir, const StoredMessage& message
 
 namespace offline {
 
-std::vector<QueueEntry> list(const fs::path& spool_dir, std::error_code& error) {
+void list(const fs::path& spool_dir, const std::function<void(QueueEntry&&)>& each, std::error_code& error) {
   OfflineSpool spool(spool_dir, error);
-  if (error) return {};
-  return list_messages(spool.dir, system_clock::now(), error);
+  if (error) return;
+  EntryCursor cursor(spool.dir, system_clock::now());
+  std::vector<QueueEntry> batch;
+  for (bool more = true; more;) {
+    batch.clear();
+    more = cursor.next(batch, 256, error);
+    for (auto& entry : batch) each(std::move(entry));
+  }
 }
 
 std::optional<MessageDetails> show(const fs::path& spool_dir, const QueueId& id, std::error_code& error) {

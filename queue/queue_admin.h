@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <functional>
 #include <optional>
 #include <string>
 #include <system_error>
@@ -38,7 +39,26 @@ struct MessageDetails {
 
 QueueEntry summarize(const StoredMessage& message, std::chrono::system_clock::time_point now);
 
-// Every message in active/, hold/ and failed/, oldest first within each folder.
+// `queue list` a batch at a time: active/, then hold/, then failed/, oldest first within each folder. Only the
+// ids of the folder being walked are held, never the entries, so a queue of any depth is listed in bounded memory
+// (the admin socket streams it; Postfix's showq does the same). A message that moves to another folder while the
+// walk goes on may be missed or listed twice; one that leaves the queue is skipped. The dir must outlive it.
+class EntryCursor {
+ public:
+  EntryCursor(const SpoolDir& dir, std::chrono::system_clock::time_point now) : dir_(&dir), now_(now) {}
+  // Appends up to `max` entries to `out`. False once every folder has been walked, or with `error` set.
+  bool next(std::vector<QueueEntry>& out, size_t max, std::error_code& error);
+
+ private:
+  const SpoolDir* dir_;
+  std::chrono::system_clock::time_point now_;
+  size_t folder_ = 0;  // index into the folders walked
+  bool have_ids_ = false;
+  std::vector<QueueId> ids_;
+  size_t position_ = 0;
+};
+
+// Every message in active/, hold/ and failed/, oldest first within each folder, all at once.
 std::vector<QueueEntry> list_messages(const SpoolDir& dir, std::chrono::system_clock::time_point now,
                                       std::error_code& error);
 
@@ -68,7 +88,9 @@ std::error_code remove_on_disk(const SpoolDir& dir, const StoredMessage& message
 // fails with std::errc::resource_unavailable_try_again while a server holds it (use the admin API then).
 // An unknown id gives std::errc::no_such_file_or_directory, a malformed one std::errc::invalid_argument.
 namespace offline {
-std::vector<QueueEntry> list(const std::filesystem::path& spool_dir, std::error_code& error);
+// Each entry as it is read (EntryCursor), so the CLI prints a deep queue without holding it.
+void list(const std::filesystem::path& spool_dir, const std::function<void(QueueEntry&&)>& each,
+          std::error_code& error);
 std::optional<MessageDetails> show(const std::filesystem::path& spool_dir, const QueueId& id, std::error_code& error);
 std::error_code retry(const std::filesystem::path& spool_dir, const QueueId& id);
 // Every failed message back to active/, and every active message due now.

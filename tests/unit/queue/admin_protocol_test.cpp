@@ -137,7 +137,36 @@ TEST(AdminProtocol, ShowAnswerRoundTrips) {
   EXPECT_EQ(got.content_path, d.content_path);
   // The --json forms are valid JSON on their own.
   EXPECT_NO_THROW(boost::json::parse(details_json(d)));
-  EXPECT_NO_THROW(boost::json::parse(entries_json({sample_entry()})));
+  EXPECT_NO_THROW(boost::json::parse(entry_json(sample_entry())));
+}
+
+TEST(AdminProtocol, StreamedListLinesRoundTrip) {
+  std::string line = encode_entry_line(sample_entry());
+  EXPECT_EQ(line.find('\n'), std::string::npos);
+  EXPECT_TRUE(is_entry_line(line));
+  std::string error;
+  auto entry = decode_entry_line(line, error);
+  ASSERT_TRUE(entry) << error;
+  EXPECT_EQ(entry->id, kId);
+  EXPECT_EQ(entry->folder, Folder::hold);
+  ASSERT_EQ(entry->recipients.size(), 2u);
+  EXPECT_EQ(entry->recipients[1].address, "carol@example.net");
+  EXPECT_EQ(entry->size, 1234u);
+
+  // The closing line is an answer, not an entry, and carries the count (and no entries array).
+  Answer closing;
+  closing.count = 2;
+  std::string last = encode_answer(closing);
+  EXPECT_FALSE(is_entry_line(last));
+  EXPECT_EQ(last.find("entries"), std::string::npos) << last;
+  auto decoded = decode_answer(last, error);
+  ASSERT_TRUE(decoded) << error;
+  EXPECT_EQ(decoded->count, 2u);
+  EXPECT_FALSE(decode_answer(encode_answer(Answer{}), error)->count);
+
+  EXPECT_FALSE(decode_entry_line("{\"entry\":[1]}", error));
+  EXPECT_NE(error.find("malformed list entry"), std::string::npos) << error;
+  EXPECT_FALSE(decode_entry_line("{\"entry\":{", error));
 }
 
 TEST(AdminProtocol, ErrorAnswersAndBrokenOnes) {

@@ -1,5 +1,6 @@
-// The admin socket against a real spool and scheduler, with the CLI's client: list, show, hold, release,
-// delete, unknown ids; the socket's mode, stale files, oversized and silent clients, and stop().
+// The admin socket against a real spool and scheduler, with the CLI's client: list (streamed in batches), show,
+// hold, release, delete, unknown ids; the socket's mode, stale files, oversized and silent clients, and stop().
+// The client against scripted servers: a list cut short, a connection dropped mid-list, an unstreamed answer.
 #include <gtest/gtest.h>
 
 #include <poll.h>
@@ -10,6 +11,7 @@
 
 #include <boost/asio/executor_work_guard.hpp>
 
+#include <algorithm>
 #include <cstring>
 #include <thread>
 
@@ -189,6 +191,124 @@ TEST_F(AdminServerTest, BadOversizedAndSilentClients) {
 
   // And the server still answers afterwards.
   EXPECT_EQ(ask(admin::Verb::list).entries.size(), 2u);
+}
+
+TEST_F(AdminServerTest, StreamsADeepListInBatchesOldestFirst) {
+  // More messages than one batch of the server (128) and than one read of the client (64 KiB).
+  std::vector<QueueId> ids{first, second};
+  for (int i = 0; i < 300; ++i)
+    ids.push_back(test::commit(io, *spool, test::envelope("bulk@example.org", {"r" + std::to_string(i) + "@x.example"}),
+                               test::sample_message("bulk"), clock.now())
+                      .id);
+  start();
+  ASSERT_FALSE(scheduler->hold(ids[5]));  // listed after every active message
+
+  std::vector<QueueEntry> seen;
+  auto exchange = admin::ask(socket_path(), admin::Request{admin::Verb::list, {}}, 5s,
+                             [&](QueueEntry&& entry) { seen.push_back(std::move(entry)); });
+  ASSERT_EQ(exchange.reach, admin::Exchange::Reach::answered) << exchange.error;
+  EXPECT_EQ(exchange.answer->status, admin::Status::ok);
+  EXPECT_EQ(exchange.answer->count, 302u);
+  EXPECT_TRUE(exchange.answer->entries.empty());  // they went to the sink
+  ASSERT_EQ(seen.size(), 302u);
+  std::vector<QueueId> expected = ids;
+  expected.erase(expected.begin() + 5);
+  std::sort(expected.begin(), expected.end());
+  expected.push_back(ids[5]);
+  for (size_t i = 0; i < seen.size(); ++i) ASSERT_EQ(seen[i].id, expected[i]) << i;
+  EXPECT_EQ(seen.back().folder, Folder::hold);
+  EXPECT_EQ(seen[301].recipients.at(0).address, "r3@x.example");
+
+  // On the wire: one line per entry, then the closing answer with the count.
+  auto raw = raw_exchange(socket_path(), "list\n", 5s);
+  EXPECT_TRUE(raw.closed);
+  EXPECT_EQ(std::count(raw.text.begin(), raw.text.end(), '\n'), 303);
+  EXPECT_TRUE(raw.text.ends_with("{\"status\":\"ok\",\"count\":302}\n")) << raw.text.substr(raw.text.size() - 200);
+}
+
+// A one-connection admin server that answers the first request line with `script`, then closes.
+class ScriptedServer {
+ public:
+  ScriptedServer(const fs::path& path, std::string script) {
+    fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    sockaddr_un address{};
+    address.sun_family = AF_UNIX;
+    std::strncpy(address.sun_path, path.c_str(), sizeof address.sun_path - 1);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<sockaddr*>(&address), sizeof address), 0) << std::strerror(errno);
+    EXPECT_EQ(::listen(fd_, 1), 0);
+    thread_ = std::thread([this, script = std::move(script)] {
+      int client = ::accept(fd_, nullptr, nullptr);
+      if (client < 0) return;
+      char c;
+      while (::recv(client, &c, 1, 0) == 1 && c != '\n') {
+      }
+      (void)!::send(client, script.data(), script.size(), MSG_NOSIGNAL);
+      ::close(client);
+    });
+  }
+  ~ScriptedServer() {
+    thread_.join();
+    ::close(fd_);
+  }
+
+ private:
+  int fd_ = -1;
+  std::thread thread_;
+};
+
+std::string entry_line(QueueId id) {
+  QueueEntry entry;
+  entry.id = std::move(id);
+  entry.sender = "a@example.org";
+  return admin::encode_entry_line(entry) + "\n";
+}
+
+admin::Exchange ask_scripted(const std::string& script, std::vector<QueueEntry>& seen) {
+  smarthost::test::TempDir dir;
+  ScriptedServer server(dir.path() / "admin.sock", script);
+  return admin::ask(dir.path() / "admin.sock", admin::Request{admin::Verb::list, {}}, 5s,
+                    [&](QueueEntry&& entry) { seen.push_back(std::move(entry)); });
+}
+
+TEST(AdminClient, AListCutShortIsAnError) {
+  std::vector<QueueEntry> seen;
+  auto short_count = ask_scripted(entry_line("AAAAAAAAAAAAA") + "{\"status\":\"ok\",\"count\":2}\n", seen);
+  EXPECT_EQ(short_count.reach, admin::Exchange::Reach::failed);
+  EXPECT_EQ(short_count.error, "the relay's list was cut short: 1 of 2 entries arrived");
+
+  seen.clear();
+  auto dropped = ask_scripted(entry_line("AAAAAAAAAAAAA") + entry_line("AAAAAAAAAAAAB"), seen);
+  EXPECT_EQ(dropped.reach, admin::Exchange::Reach::failed);
+  EXPECT_EQ(dropped.error, "the relay closed the admin connection in the middle of the list");
+  EXPECT_EQ(seen.size(), 2u);
+
+  seen.clear();
+  auto broken = ask_scripted("{\"entry\":{\"id\":\n", seen);
+  EXPECT_EQ(broken.reach, admin::Exchange::Reach::failed);
+  EXPECT_NE(broken.error.find("malformed list entry"), std::string::npos) << broken.error;
+  EXPECT_TRUE(seen.empty());
+
+  // A failure after some entries: the closing answer says so, without a count.
+  seen.clear();
+  auto failed = ask_scripted(entry_line("AAAAAAAAAAAAA") + "{\"status\":\"failed\",\"error\":\"disk gone\"}\n", seen);
+  ASSERT_EQ(failed.reach, admin::Exchange::Reach::answered) << failed.error;
+  EXPECT_EQ(failed.answer->status, admin::Status::failed);
+  EXPECT_EQ(failed.answer->error, "disk gone");
+}
+
+TEST(AdminClient, TakesAListSentAllAtOnce) {
+  // A relay from before streaming answers with one line holding every entry.
+  admin::Answer whole;
+  QueueEntry a, b;
+  a.id = "AAAAAAAAAAAAA";
+  b.id = "AAAAAAAAAAAAB";
+  whole.entries = {a, b};
+  std::vector<QueueEntry> seen;
+  auto exchange = ask_scripted(admin::encode_answer(whole) + "\n", seen);
+  ASSERT_EQ(exchange.reach, admin::Exchange::Reach::answered) << exchange.error;
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[1].id, "AAAAAAAAAAAAB");
+  EXPECT_TRUE(exchange.answer->entries.empty());
 }
 
 TEST_F(AdminServerTest, RefusesAPathTooLongForASocket) {
