@@ -123,7 +123,12 @@ asio::awaitable<bool> send(stream::socket& socket, asio::steady_timer& timer, co
   arm(timer, socket, timeout);
   auto [error, written] = co_await asio::async_write(socket, asio::buffer(text), nothrow);
   timer.cancel();
-  if (error) spdlog::warn("queue admin: answer not sent: {}", error.message());
+  if (error == asio::error::broken_pipe || error == asio::error::connection_reset) {
+    // `mailq | head`: the reader had enough.
+    spdlog::info("queue admin: the client left before the whole answer was sent");
+  } else if (error) {
+    spdlog::warn("queue admin: answer not sent: {}", error.message());
+  }
   co_return !error;
 }
 
