@@ -52,6 +52,7 @@ struct Entry {
   bool delivering = false;
   After after = After::nothing;
   bool retry_at_once = false;  // a retry or flush came during the attempt: due again as it ends, if deferred
+  bool retried = false;        // a retry (not a flush): back from failed/ too, if the attempt failed it
 };
 
 // A message taken for an attempt: whole, or its id alone when it was paged out.
@@ -579,6 +580,13 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
           } else {
             disposition = remove_late ? Disposition::remove : Disposition::hold;
           }
+        } else if (recorded && disposition == Disposition::fail && it->second.retried) {
+          // Retried during the attempt that failed it: back to active/, as a retry a moment later would do.
+          if ((error = retry_on_disk(spool.dir(), message, clock.now()))) {
+            spdlog::error("queue: qid={} could not be retried as asked: {}", message.id, error.message());
+          } else {
+            disposition = Disposition::stay_active;
+          }
         }
         if (disposition == Disposition::stay_active) {
           // Even when the state write failed: the retry time in memory still holds for this run (unless the
@@ -586,6 +594,7 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
           it->second.delivering = false;
           it->second.after = After::nothing;
           if (std::exchange(it->second.retry_at_once, false)) message.next_attempt = clock.now();
+          it->second.retried = false;
           it->second.due = message.next_attempt;
           due.emplace(it->second.due, it->first);
           keep_locked(it->first, it->second, std::move(message));
@@ -722,7 +731,7 @@ std::error_code Scheduler::retry(const QueueId& id) {
     auto it = core_->entries.find(id);
     if (it != core_->entries.end()) {
       if (it->second.delivering) {
-        it->second.retry_at_once = true;
+        it->second.retry_at_once = it->second.retried = true;
       } else {
         core_->reschedule_locked(id, it->second, now);
       }

@@ -62,9 +62,10 @@ class Scheduler {
   void wake();
 
   // Queue administration, callable from any thread. A message being delivered is held or removed as soon as
-  // its attempt ends (the call returns at once and reports success); retried or flushed, it is due again at once
-  // if that attempt defers. retry and flush also close the upstreams' open circuits (Transport::retry_now): the
-  // administrator says the upstream is worth trying now.
+  // its attempt ends (the call returns at once and reports success). Retried or flushed during an attempt, it is
+  // due again at once if the attempt defers; retried, it also comes back from failed/ if the attempt fails it.
+  // retry and flush also close the upstreams' open circuits (Transport::retry_now): the administrator says the
+  // upstream is worth trying now.
   std::vector<QueueEntry> list(std::error_code& error) const;
   EntryCursor list_cursor() const;  // the same list a batch at a time, for a queue of any depth
   QueueTally tally(std::error_code& error) const;  // counts from disk, in constant memory (metrics)

@@ -500,6 +500,37 @@ TEST_F(SchedulerTest, RetryAndFlushDuringAnAttemptMakeItDueAgainWhenItDefers) {
   EXPECT_EQ(scheduler->queued(), 0u);
 }
 
+TEST_F(SchedulerTest, ARetryDuringTheAttemptThatFailsAMessageBringsItBack) {
+  transport.gated = true;
+  transport.script = [](const OutboundMessage& message, size_t call) {
+    return call == 0 ? permanent(message) : FakeTransport::deliver_all(message);
+  };
+  start();
+  QueueId id = submit(test::envelope("", {"b@example.net"}));  // from <>: no bounce, it goes to failed/
+  ASSERT_TRUE(test::run_until(io, [&] { return transport.in_flight == 1; }));
+  EXPECT_FALSE(scheduler->retry(id));
+  transport.gated = false;
+  transport.release();
+  settle(2);
+  EXPECT_EQ(transport.calls.size(), 2u);
+  EXPECT_EQ(transport.calls[1].envelope.recipients.at(0).address, "b@example.net");
+  EXPECT_EQ(files(Folder::failed), 0u);
+  EXPECT_EQ(files(Folder::active), 0u);
+
+  // A flush is not a retry: a message failed by the attempt it came during stays failed.
+  transport.gated = true;
+  transport.script = [](const OutboundMessage& message, size_t) { return permanent(message); };
+  QueueId flushed = submit(test::envelope("", {"c@example.net"}));
+  ASSERT_TRUE(test::run_until(io, [&] { return transport.in_flight == 1; }));
+  scheduler->flush();
+  transport.gated = false;
+  transport.release();
+  settle(3);
+  advance(3600s);
+  EXPECT_EQ(transport.calls.size(), 3u);
+  EXPECT_TRUE(load(Folder::failed, flushed));
+}
+
 TEST_F(SchedulerTest, NeverMoreThanMaxParallelDeliveries) {
   settings.queue.max_parallel_deliveries = 2;
   for (int i = 0; i < 6; ++i) submit(test::envelope("alice@example.org", {"b" + std::to_string(i) + "@example.net"}));
