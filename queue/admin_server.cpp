@@ -57,7 +57,7 @@ Answer answer(Scheduler& scheduler, const Request& request) {
   Answer a;
   std::error_code error;
   switch (request.verb) {
-    case Verb::list: a.entries = scheduler.list(error); break;
+    case Verb::list: a.entries = scheduler.list().rest(error); break;
     case Verb::show:
       a.details = scheduler.show(request.id, error);
       if (!a.details && !error) error = std::make_error_code(std::errc::no_such_file_or_directory);
@@ -147,7 +147,7 @@ std::string answer_line(const admin::Answer& answer) {
 // The list: entry lines a batch at a time, then the closing answer with their count. The closing answer
 // reports a failed scan, or a relay stopping in the middle.
 asio::awaitable<void> stream_list(detail::AdminSocketState& impl, stream::socket& socket, asio::steady_timer& timer) {
-  EntryCursor cursor = impl.scheduler.list_cursor();
+  EntryCursor cursor = impl.scheduler.list();
   std::vector<QueueEntry> batch;
   std::string text;
   admin::Answer closing;

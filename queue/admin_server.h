@@ -50,7 +50,7 @@ class AdminServer {
 };
 
 namespace admin {
-// The answer of a running scheduler to one request.
+// The answer of a running scheduler to one request; a list comes whole here (the socket streams it instead).
 Answer answer(Scheduler& scheduler, const Request& request);
 // "no such message: ID", "ID is not held", or the error's message.
 std::string describe(std::error_code error, const Request& request);

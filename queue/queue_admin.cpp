@@ -100,10 +100,9 @@ bool EntryCursor::next(std::vector<QueueEntry>& out, size_t max, std::error_code
   return false;
 }
 
-std::vector<QueueEntry> list_messages(const SpoolDir& dir, system_clock::time_point now, std::error_code& error) {
+std::vector<QueueEntry> EntryCursor::rest(std::error_code& error) {
   std::vector<QueueEntry> entries;
-  EntryCursor cursor(dir, now);
-  while (cursor.next(entries, 1024, error)) {
+  while (next(entries, 1024, error)) {
   }
   if (error) return {};
   return entries;

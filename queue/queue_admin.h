@@ -48,6 +48,8 @@ class EntryCursor {
   EntryCursor(const SpoolDir& dir, std::chrono::system_clock::time_point now) : dir_(&dir), now_(now) {}
   // Appends up to `max` entries to `out`. False once every folder has been walked, or with `error` set.
   bool next(std::vector<QueueEntry>& out, size_t max, std::error_code& error);
+  // Every entry not read yet, at once (a short queue; the admin socket streams instead). Empty on error.
+  std::vector<QueueEntry> rest(std::error_code& error);
 
  private:
   const SpoolDir* dir_;
@@ -58,9 +60,6 @@ class EntryCursor {
   size_t position_ = 0;
 };
 
-// Every message in active/, hold/ and failed/, oldest first within each folder, all at once.
-std::vector<QueueEntry> list_messages(const SpoolDir& dir, std::chrono::system_clock::time_point now,
-                                      std::error_code& error);
 
 // What the spool holds, for metrics and status: counted one message at a time, in constant memory.
 struct QueueTally {

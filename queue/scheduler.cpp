@@ -705,11 +705,7 @@ bool Scheduler::stopped() const {
 
 void Scheduler::wake() { core_->wake(); }
 
-std::vector<QueueEntry> Scheduler::list(std::error_code& error) const {
-  return list_messages(core_->spool.dir(), core_->clock.now(), error);
-}
-
-EntryCursor Scheduler::list_cursor() const { return EntryCursor(core_->spool.dir(), core_->clock.now()); }
+EntryCursor Scheduler::list() const { return EntryCursor(core_->spool.dir(), core_->clock.now()); }
 
 QueueTally Scheduler::tally(std::error_code& error) const {
   return tally_messages(core_->spool.dir(), core_->clock.now(), error);

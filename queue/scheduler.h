@@ -66,8 +66,7 @@ class Scheduler {
   // due again at once if the attempt defers; retried, it also comes back from failed/ if the attempt fails it.
   // retry and flush also close the upstreams' open circuits (Transport::retry_now): the administrator says the
   // upstream is worth trying now.
-  std::vector<QueueEntry> list(std::error_code& error) const;
-  EntryCursor list_cursor() const;  // the same list a batch at a time, for a queue of any depth
+  EntryCursor list() const;  // every message, read a batch at a time: a queue of any depth
   QueueTally tally(std::error_code& error) const;  // counts from disk, in constant memory (metrics)
   std::optional<MessageDetails> show(const QueueId& id, std::error_code& error) const;
   std::error_code retry(const QueueId& id);  // due now; a failed or held message goes back to active

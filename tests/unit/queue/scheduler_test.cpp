@@ -348,7 +348,7 @@ TEST_F(SchedulerTest, HoldReleaseRetryAndRemove) {
   advance(3600s);
   EXPECT_EQ(transport.calls.size(), 2u);
   std::error_code error;
-  auto entries = scheduler->list(error);
+  auto entries = scheduler->list().rest(error);
   ASSERT_EQ(entries.size(), 1u);
   EXPECT_EQ(entries[0].folder, Folder::hold);
   EXPECT_EQ(entries[0].attempts, 2u);
