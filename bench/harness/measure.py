@@ -68,11 +68,11 @@ def _wait_delivered(counter, target, timeout, alive):
         time.sleep(0.01)
 
 
-def run_cell(ctx, scenario, relay):
-    cell = os.path.join(ctx.workdir, f"{scenario.name}-{relay}")
+def run_cell(ctx, scenario, relay, round_number=1):
+    cell = os.path.join(ctx.workdir, f"{scenario.name}-{relay}-{round_number}")
     os.makedirs(cell, exist_ok=True)
     os.chmod(cell, 0o755)
-    result = {"scenario": scenario.name, "relay": relay}
+    result = {"scenario": scenario.name, "relay": relay, "round": round_number}
     started = []  # stopped in reverse order, whatever happens
     try:
         if relay == "smarthost_idle":
