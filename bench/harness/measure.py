@@ -68,7 +68,15 @@ def _wait_delivered(counter, target, timeout, alive):
         time.sleep(0.01)
 
 
+def _settle():
+    """Writes out what the cell before left dirty (its queue files, the removal of its directory): syncfs() and
+    fsync() would otherwise flush it in the middle of the next relay's measurement."""
+    os.sync()
+    time.sleep(0.2)
+
+
 def run_cell(ctx, scenario, relay, round_number=1):
+    _settle()
     cell = os.path.join(ctx.workdir, f"{scenario.name}-{relay}-{round_number}")
     os.makedirs(cell, exist_ok=True)
     os.chmod(cell, 0o755)
