@@ -221,7 +221,8 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
     due.emplace(due_at, id);
   }
 
-  Taken take_locked(const QueueId& id) {
+  // `id` by value: callers pass the key of `due`'s first element, which the erase below frees.
+  Taken take_locked(QueueId id) {
     Entry& entry = entries.at(id);
     due.erase({entry.due, id});
     entry.delivering = true;
