@@ -14,10 +14,13 @@
 #include <cstdint>
 #include <deque>
 #include <filesystem>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <string_view>
 #include <utility>
+
+#include "mail/content_file.h"
 
 namespace smarthost::queue {
 
@@ -29,10 +32,11 @@ class FilePool {
  public:
   FilePool(std::filesystem::path tmp, size_t capacity, uint64_t max_size);
 
-  // A file held by the pool and its size in bytes.
+  // A file held by the pool, its size in bytes, and its descriptor when it is still open (mail/content_file.h).
   struct File {
     std::filesystem::path path;
     uint64_t size = 0;
+    std::shared_ptr<const mail::ContentFile> file;
   };
 
   // A fresh name in tmp/ for `file` (a delivered message's, of `size` bytes: its record and content; looked up

@@ -3,6 +3,7 @@
 #include "queue/fs_spool.h"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
 #include <boost/asio/async_result.hpp>
@@ -30,9 +31,15 @@ constexpr size_t kInitialBuffer = 16 * 1024;
 class FsSpoolWriter final : public SpoolWriter {
  public:
   // `reused_size`: the file held an earlier message of that many bytes (file_pool.h); it is cut to this one's
-  // length before its sync when that one was longer.
-  FsSpoolWriter(FsSpool& spool, QueueId id, int fd, fs::path path, std::optional<uint64_t> reused_size)
-      : spool_(spool), id_(std::move(id)), fd_(fd), path_(std::move(path)), reused_size_(reused_size) {
+  // length before its sync when that one was longer. `file`, when set, owns `fd` (a pooled file still open).
+  FsSpoolWriter(FsSpool& spool, QueueId id, int fd, std::shared_ptr<const mail::ContentFile> file, fs::path path,
+                std::optional<uint64_t> reused_size)
+      : spool_(spool),
+        id_(std::move(id)),
+        fd_(fd),
+        file_(std::move(file)),
+        path_(std::move(path)),
+        reused_size_(reused_size) {
     // Grows up to write_buffer() only for messages that need it: most are a few KiB, and a 64 KiB allocation per
     // message made the allocator consolidate and trim its heap on every free.
     buffer_.reserve(std::min<size_t>(spool_.write_buffer(), kInitialBuffer));
@@ -40,7 +47,7 @@ class FsSpoolWriter final : public SpoolWriter {
   }
 
   ~FsSpoolWriter() override {
-    if (fd_ >= 0) ::close(fd_);
+    close_fd();
     if (!handed_over_) ::unlink(path_.c_str());
     end_message();
   }
@@ -122,8 +129,11 @@ class FsSpoolWriter final : public SpoolWriter {
       co_return CommitResult{error_, {}};  // the destructor removes the file
     }
 
+    // The descriptor stays open for the delivery when the spool's budget allows (mail/content_file.h).
+    if (!file_) file_ = mail::ContentFile::adopt(fd_, spool_.open_files());
     SpoolChange change;
     change.fd = std::exchange(fd_, -1);
+    change.fd_owner = file_;
     change.renames.emplace_back(path_, spool_.dir().message_path(Folder::active, id_));
     change.undo_renames_on_failure = true;
     change.checked = true;
@@ -137,11 +147,19 @@ class FsSpoolWriter final : public SpoolWriter {
     message.content_path = spool_.dir().message_path(Folder::active, id_).string();
     message.content_offset = record.size();
     message.size = size_;
+    message.file = std::move(file_);
     spool_.committed(message);
     co_return CommitResult{{}, id_};
   }
 
  private:
+  // Closes fd_, or lets go of it when file_ owns it.
+  void close_fd() {
+    if (fd_ >= 0 && !file_) ::close(fd_);
+    fd_ = -1;
+    file_.reset();
+  }
+
   void flush() {
     if (!buffer_.empty() && !error_) write(buffer_);
     buffer_.clear();
@@ -191,7 +209,7 @@ class FsSpoolWriter final : public SpoolWriter {
       ::unlink(bigger.c_str());
       return;
     }
-    ::close(fd_);
+    close_fd();
     ::unlink(path_.c_str());
     fd_ = fd;
     path_ = bigger;
@@ -200,6 +218,7 @@ class FsSpoolWriter final : public SpoolWriter {
   FsSpool& spool_;
   QueueId id_;
   int fd_;
+  std::shared_ptr<const mail::ContentFile> file_;  // owns fd_ when set
   fs::path path_;
   std::string buffer_;
   uint64_t size_ = 0;     // bytes appended
@@ -252,11 +271,24 @@ std::unique_ptr<FsSpool> FsSpool::open(const fs::path& root, FsSpoolOptions opti
   return spool;
 }
 
+namespace {
+
+// At most `wanted`, and a quarter of the descriptors the process may open: sockets come first.
+size_t open_file_budget(size_t wanted) {
+  rlimit limit{};
+  if (::getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY)
+    wanted = std::min<size_t>(wanted, static_cast<size_t>(limit.rlim_cur / 4));
+  return wanted;
+}
+
+}  // namespace
+
 FsSpool::FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options)
     : dir_(std::move(dir)),
       lock_(std::move(lock)),
       write_buffer_(std::max<size_t>(options.write_buffer, 1)),
       pool_(dir_.root() / "tmp", options.recycled_files, options.recycled_file_max_size),
+      open_files_(std::make_shared<mail::ContentFile::Budget>(open_file_budget(options.kept_open_files))),
       cleanup_(dir_, options.sync, std::chrono::microseconds(0), "cleanup"),
       group_(dir_, options.sync, options.commit_gather, "commit") {}
 
@@ -279,15 +311,21 @@ std::unique_ptr<SpoolWriter> FsSpool::begin(std::error_code& error) {
     QueueId id = ids_.next();
     if ((error = dir_.fault(SpoolStep::create))) return nullptr;
     if (auto reused = pool_.take(dir_.active_syncs_done())) {
+      if (reused->file) {
+        const int fd = reused->file->fd();
+        return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(reused->file),
+                                               std::move(reused->path), reused->size);
+      }
       int fd = ::open(reused->path.c_str(), O_RDWR | O_CLOEXEC);
-      if (fd >= 0) return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(reused->path), reused->size);
+      if (fd >= 0)
+        return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, nullptr, std::move(reused->path), reused->size);
       ::unlink(reused->path.c_str());  // gone or unusable: make a new file instead
     }
     fs::path path = dir_.temporary_path(id);
     int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
     if (fd >= 0) {
       error.clear();
-      return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, std::move(path), std::nullopt);
+      return std::make_unique<FsSpoolWriter>(*this, std::move(id), fd, nullptr, std::move(path), std::nullopt);
     }
     error = last_error();
     if (errno != EEXIST) break;
@@ -321,7 +359,8 @@ asio::awaitable<std::error_code> FsSpool::apply(SpoolChange change) {
       // new one.
       // Unknown size: the next message cuts the file whatever its length.
       const uint64_t size = change.first_removal_size.value_or(std::numeric_limits<uint64_t>::max());
-      if (error || !pool_.put({recycled, size}, dir_.active_syncs_started() + 1)) ::unlink(recycled.c_str());
+      if (error || !pool_.put({recycled, size, std::move(change.first_removal_file)}, dir_.active_syncs_started() + 1))
+        ::unlink(recycled.c_str());
       co_return error;
     }
   }

@@ -37,6 +37,9 @@ struct FsSpoolOptions {
   // Delivered messages' files kept for new messages (file_pool.h): how many, and up to what size. 0 = none.
   size_t recycled_files = 256;
   uint64_t recycled_file_max_size = 256 * 1024;
+  // Spool files kept open from commit to delivery and in the pool (mail/content_file.h), at most; also at most a
+  // quarter of the process's descriptor limit. 0 = none: every delivery and every reuse opens the file.
+  size_t kept_open_files = 512;
 };
 
 class FsSpool final : public Spool {
@@ -72,6 +75,8 @@ class FsSpool final : public Spool {
 
   size_t write_buffer() const { return write_buffer_; }
   const FilePool& file_pool() const { return pool_; }
+  // The budget of spool files kept open (mail/content_file.h).
+  const std::shared_ptr<mail::ContentFile::Budget>& open_files() const { return open_files_; }
 
  private:
   FsSpool(SpoolDir dir, SpoolLock lock, FsSpoolOptions options);
@@ -84,6 +89,7 @@ class FsSpool final : public Spool {
   std::mutex listener_mutex_;
   std::function<void(const StoredMessage&)> listener_;
   FilePool pool_;
+  std::shared_ptr<mail::ContentFile::Budget> open_files_;
   // Marks a clean stop when destroyed, after the group commits declared below it have finished every commit: the
   // next open() then skips check_contents() (spool_dir.h).
   struct CleanStopMarker {

@@ -105,6 +105,7 @@ OutboundMessage make_outbound(const StoredMessage& message) {
   outbound.content_path = message.content_path;
   outbound.content_offset = message.content_offset;
   outbound.size = message.size;
+  outbound.content_file = message.file;
   return outbound;
 }
 
@@ -539,6 +540,9 @@ struct Scheduler::Core : std::enable_shared_from_this<Core> {
 
     std::error_code error;
     SpoolChange change;
+    // A message that stays queued (retry, hold, failed) lets go of its open file: the spool's budget of open files
+    // is for messages on their way through (mail/content_file.h).
+    if (disposition != Disposition::remove) message.file.reset();
     switch (disposition) {
       case Disposition::stay_active:
         change = spool.dir().state_change(message, error);

@@ -78,18 +78,21 @@ bool is_in(const fs::path& path, const fs::path& dir) { return path.parent_path(
 
 SpoolChange::SpoolChange(SpoolChange&& other) noexcept
     : fd(std::exchange(other.fd, -1)),
+      fd_owner(std::move(other.fd_owner)),
       renames(std::move(other.renames)),
       removals(std::move(other.removals)),
       undo_renames_on_failure(other.undo_renames_on_failure),
       sync_removals(other.sync_removals),
       recycle_into(std::move(other.recycle_into)),
       checked(other.checked),
-      first_removal_size(other.first_removal_size) {}
+      first_removal_size(other.first_removal_size),
+      first_removal_file(std::move(other.first_removal_file)) {}
 
 SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
   if (this != &other) {
-    if (fd >= 0) ::close(fd);
+    release_fd();
     fd = std::exchange(other.fd, -1);
+    fd_owner = std::move(other.fd_owner);
     renames = std::move(other.renames);
     removals = std::move(other.removals);
     undo_renames_on_failure = other.undo_renames_on_failure;
@@ -97,12 +100,17 @@ SpoolChange& SpoolChange::operator=(SpoolChange&& other) noexcept {
     checked = other.checked;
     recycle_into = std::move(other.recycle_into);
     first_removal_size = other.first_removal_size;
+    first_removal_file = std::move(other.first_removal_file);
   }
   return *this;
 }
 
-SpoolChange::~SpoolChange() {
-  if (fd >= 0) ::close(fd);
+SpoolChange::~SpoolChange() { release_fd(); }
+
+void SpoolChange::release_fd() {
+  if (fd >= 0 && !fd_owner) ::close(fd);
+  fd = -1;
+  fd_owner.reset();
 }
 
 SpoolDir::SpoolDir(fs::path root, SpoolHooks hooks) : root_(std::move(root)), hooks_(std::move(hooks)) {}
@@ -459,6 +467,7 @@ SpoolChange SpoolDir::removal_change(const StoredMessage& message, bool durable)
   SpoolChange change;
   change.sync_removals = durable;
   if (message.content_offset > 0) change.first_removal_size = message.content_offset + message.size;
+  change.first_removal_file = message.file;
   change.removals.push_back(message_path(message.folder, message.id));
   if (message.state_file) change.removals.push_back(state_path(message.folder, message.id));
   return change;
@@ -539,9 +548,7 @@ SpoolDir::PartlyApplied SpoolDir::apply_files(std::vector<SpoolChange*> changes,
     }
     if (all_synced) sync_chooser_->fdatasync_took(files, std::chrono::steady_clock::now() - sync_started);
   }
-  for (auto* change : changes) {
-    if (change->fd >= 0) ::close(std::exchange(change->fd, -1));
-  }
+  for (auto* change : changes) change->release_fd();
 
   // 2. Renames and removals, remembering which folders each change touched.
   for (size_t i = 0; i < count; ++i) {

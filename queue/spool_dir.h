@@ -56,6 +56,9 @@ struct SpoolHooks {
 // renames and removals, then fsync every folder they touched. Either it all succeeds or it reports an error.
 struct SpoolChange {
   int fd = -1;
+  // When set, `fd` is this open file's (mail/content_file.h), kept for the delivery: the change syncs it and lets
+  // go of it, but does not close it.
+  std::shared_ptr<const mail::ContentFile> fd_owner;
   std::vector<std::pair<std::filesystem::path, std::filesystem::path>> renames;
   std::vector<std::filesystem::path> removals;
   // On failure, also remove the rename targets already in place (a failed commit must not be delivered later).
@@ -70,13 +73,17 @@ struct SpoolChange {
   bool checked = false;
   // The size of the first removal (a message's file: its record and content) when known.
   std::optional<uint64_t> first_removal_size;
+  // The first removal's file, still open (the message's StoredMessage::file): recycled with it.
+  std::shared_ptr<const mail::ContentFile> first_removal_file;
 
   SpoolChange() = default;
   SpoolChange(SpoolChange&& other) noexcept;
   SpoolChange& operator=(SpoolChange&& other) noexcept;
   SpoolChange(const SpoolChange&) = delete;
   SpoolChange& operator=(const SpoolChange&) = delete;
-  ~SpoolChange();  // closes fd if still open
+  ~SpoolChange();  // closes fd if still open (and not fd_owner's)
+  // Lets go of fd: closes it unless fd_owner holds it.
+  void release_fd();
 };
 
 struct RecoveryReport {

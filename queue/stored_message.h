@@ -8,6 +8,7 @@
 #include <string>
 #include <string_view>
 
+#include "mail/content_file.h"
 #include "mail/envelope.h"
 #include "queue/spool.h"
 
@@ -36,6 +37,8 @@ struct StoredMessage {
   std::string content_path;   // the spool file; the message starts at content_offset and runs to its end
   uint64_t content_offset = 0;
   uint64_t size = 0;  // message octets
+  // content_path already open, when the spool kept its writer's descriptor (mail/content_file.h); may be null.
+  std::shared_ptr<const mail::ContentFile> file;
   // A state sidecar (<folder>/<id>.state) exists or may: found by SpoolDir::load(), or written since. A message
   // fresh from its commit has none, and its removal then skips a needless unlink.
   bool state_file = false;

@@ -5,11 +5,13 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "mail/content_file.h"
 #include "mail/envelope.h"
 
 namespace smarthost::upstream {
@@ -49,6 +51,8 @@ struct OutboundMessage {
   std::string content_path;   // the spool file holding the message
   uint64_t content_offset = 0;  // where the RFC 5322 message starts in that file (CRLF line ends, not dot-stuffed)
   uint64_t size = 0;            // bytes of message from content_offset to the end of the file
+  // The spool file already open (mail/content_file.h), when the spool kept it; null: open content_path.
+  std::shared_ptr<const mail::ContentFile> content_file;
 };
 
 // What a health probe found (see Transport::probe).

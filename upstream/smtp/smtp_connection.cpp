@@ -70,17 +70,21 @@ ssize_t read_into(int fd, uint64_t offset, char* buffer, size_t limit) {
   return static_cast<ssize_t>(got);
 }
 
+// The queued message's file: the spool's open descriptor when it kept one (mail/content_file.h), else opened here.
 class FileHandle {
  public:
-  explicit FileHandle(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {}
+  explicit FileHandle(const OutboundMessage& message)
+      : kept_(message.content_file),
+        fd_(kept_ ? kept_->fd() : ::open(message.content_path.c_str(), O_RDONLY | O_CLOEXEC)) {}
   ~FileHandle() {
-    if (fd_ >= 0) ::close(fd_);
+    if (fd_ >= 0 && !kept_) ::close(fd_);
   }
   FileHandle(const FileHandle&) = delete;
   FileHandle& operator=(const FileHandle&) = delete;
   int get() const { return fd_; }
 
  private:
+  std::shared_ptr<const mail::ContentFile> kept_;
   int fd_;
 };
 
@@ -370,7 +374,7 @@ asio::awaitable<std::optional<SessionFailure>> SmtpConnection::open() {
 
 asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& message, const std::string& header,
                                                          uint64_t body_offset, bool chunk) {
-  FileHandle file(message.content_path);
+  FileHandle file(message);
   if (file.get() < 0) co_return "cannot open the queued message: " + std::string(std::strerror(errno));
   DotStuffer stuffer(chunk ? DotStuffer::Framing::bdat : DotStuffer::Framing::data);
   // Reads exactly the recorded message (no read to find the end of the file), through buffers sized by it: a
@@ -476,7 +480,7 @@ asio::awaitable<DeliveryResult> SmtpConnection::send_transaction(const OutboundM
   uint64_t body_offset = message.content_offset;
   uint64_t size = message.size;
   if (s.identity.active()) {
-    FileHandle file(message.content_path);
+    FileHandle file(message);
     std::string head;
     if (file.get() < 0 || !read_at(file.get(), message.content_offset, kMaxHeaderSection + 1, head)) {
       co_return local_failure("cannot read the queued message " + message.queue_id + ": " + std::strerror(errno));

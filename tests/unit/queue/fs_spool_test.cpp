@@ -1,5 +1,6 @@
 // The file-system spool: durable commits survive a re-open, recovery cleans up, concurrent commits share their
 // syncs, and storage errors come back from commit() without touching what is already queued.
+#include <fcntl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -317,6 +318,86 @@ TEST(FsSpool, ALongerMessageOverwritesARecycledFileWhole) {
   auto second = spool->dir().load(Folder::active, again, error);
   ASSERT_TRUE(second) << error.message();
   EXPECT_EQ(test::read_range(second->content_path, second->content_offset), same);
+}
+
+// The committed message keeps its writer's descriptor (mail/content_file.h) through its delivery and into the pool,
+// and the next message written into that file writes through the same descriptor: no file is opened again.
+TEST(FsSpool, AMessagesFileStaysOpenFromItsCommitIntoTheNextMessage) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  auto spool = open_spool(dir.path());
+  std::vector<StoredMessage> committed;
+  spool->set_commit_listener([&](const StoredMessage& m) { committed.push_back(m); });
+  const auto env = envelope("a@example.org", {"b@example.net"});
+
+  QueueId first = commit(io, *spool, env, sample_message("first")).id;
+  ASSERT_EQ(committed.size(), 1u);
+  StoredMessage delivered = committed.back();
+  ASSERT_TRUE(delivered.file) << "kept open for its delivery";
+  const int fd = delivered.file->fd();
+  struct stat by_fd {};
+  ASSERT_EQ(::fstat(fd, &by_fd), 0);
+  EXPECT_EQ(by_fd.st_ino, inode_of(dir.path() / "active" / first)) << "the descriptor is the queued file's";
+  std::string content(delivered.size, '\0');
+  ASSERT_EQ(::pread(fd, content.data(), content.size(), static_cast<off_t>(delivered.content_offset)),
+            static_cast<ssize_t>(content.size()));
+  EXPECT_EQ(content, sample_message("first"));
+  EXPECT_EQ(spool->open_files()->open.load(), 1u);
+
+  // Delivered: the file goes into the pool still open, and the message's own handle may go.
+  std::optional<std::error_code> removed;
+  asio::co_spawn(
+      io, [&]() -> asio::awaitable<void> { removed = co_await spool->apply(spool->dir().removal_change(delivered, false)); },
+      asio::detached);
+  ASSERT_TRUE(test::run_until(io, [&] { return removed.has_value(); }));
+  ASSERT_FALSE(*removed);
+  committed.clear();
+  delivered = StoredMessage{};
+  ASSERT_EQ(spool->file_pool().size(), 1u);
+  EXPECT_EQ(spool->open_files()->open.load(), 1u) << "the pool holds it open";
+  EXPECT_GE(::fcntl(fd, F_GETFD), 0);
+
+  commit(io, *spool, env, sample_message("makes the departure durable"));
+  QueueId reused = commit(io, *spool, env, sample_message("reused")).id;
+  ASSERT_EQ(committed.size(), 2u);
+  ASSERT_TRUE(committed.back().file);
+  EXPECT_EQ(committed.back().file->fd(), fd) << "written through the pooled descriptor";
+  EXPECT_EQ(inode_of(dir.path() / "active" / reused), by_fd.st_ino);
+  EXPECT_EQ(test::read_range(committed.back().content_path, committed.back().content_offset), sample_message("reused"));
+  committed.clear();
+  EXPECT_EQ(spool->open_files()->open.load(), 0u) << "closed with their last holders";
+}
+
+// Past its budget the spool keeps no more files open: those messages are read by path, as with a budget of 0.
+TEST(FsSpool, KeptOpenFilesStayWithinTheirBudget) {
+  smarthost::test::TempDir dir;
+  asio::io_context io;
+  FsSpoolOptions options;
+  options.kept_open_files = 2;
+  auto spool = open_spool(dir.path(), std::move(options));
+  std::vector<StoredMessage> committed;
+  spool->set_commit_listener([&](const StoredMessage& m) { committed.push_back(m); });
+  const auto env = envelope("a@example.org", {"b@example.net"});
+  for (int i = 0; i < 3; ++i) ASSERT_FALSE(commit(io, *spool, env, sample_message()).error);
+  ASSERT_EQ(committed.size(), 3u);
+  EXPECT_TRUE(committed[0].file);
+  EXPECT_TRUE(committed[1].file);
+  EXPECT_FALSE(committed[2].file) << "over the budget";
+  EXPECT_EQ(spool->open_files()->open.load(), 2u);
+  EXPECT_EQ(test::read_range(committed[2].content_path, committed[2].content_offset), sample_message());
+  committed[0].file.reset();
+  ASSERT_FALSE(commit(io, *spool, env, sample_message()).error);
+  EXPECT_TRUE(committed.back().file) << "room again";
+
+  smarthost::test::TempDir none_dir;
+  FsSpoolOptions none;
+  none.kept_open_files = 0;
+  auto unkept = open_spool(none_dir.path(), std::move(none));
+  std::optional<StoredMessage> only;
+  unkept->set_commit_listener([&](const StoredMessage& m) { only = m; });
+  ASSERT_FALSE(commit(io, *unkept, env, sample_message()).error);
+  ASSERT_TRUE(only);
+  EXPECT_FALSE(only->file);
 }
 
 TEST(FsSpool, ThePoolKeepsNoFileBeyondItsBounds) {

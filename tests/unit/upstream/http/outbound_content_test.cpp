@@ -2,9 +2,16 @@
 // from_mode, and which custom headers a JSON API may carry.
 #include "upstream/http/outbound_content.h"
 
+#include <fcntl.h>
+
 #include <gtest/gtest.h>
 
 #include <openssl/evp.h>
+
+#include <fstream>
+#include <memory>
+
+#include "tests/support/temp_dir.h"
 
 namespace smarthost::upstream::http {
 namespace {
@@ -142,6 +149,29 @@ TEST(LoadContent, ReadsTheRecordedRangeOnly) {
   EXPECT_FALSE(load_content(message, 100).error.empty());
   message.size = 1000;
   EXPECT_NE(load_content(message, 100).error.find("over the limit"), std::string::npos);
+}
+
+// The spool kept the file open (mail/content_file.h): the range is read through that descriptor, not the path.
+TEST(LoadContent, ReadsThroughTheSpoolsOpenFile) {
+  smarthost::test::TempDir dir;
+  const auto path = dir.path() / "message";
+  {
+    std::ofstream out(path, std::ios::binary);
+    out << "RECORD\nSubject: x\r\n\r\nbody\r\n";
+  }
+  auto budget = std::make_shared<mail::ContentFile::Budget>(1);
+  OutboundMessage message;
+  message.content_file = mail::ContentFile::adopt(::open(path.c_str(), O_RDONLY | O_CLOEXEC), budget);
+  ASSERT_TRUE(message.content_file);
+  message.content_path = "/nonexistent/spool/file";
+  message.content_offset = 7;
+  message.size = 20;
+  LoadedContent loaded = load_content(message, 100);
+  EXPECT_EQ(loaded.error, "");
+  EXPECT_EQ(loaded.content, "Subject: x\r\n\r\nbody\r\n");
+  message.size = 21;
+  EXPECT_NE(load_content(message, 100).error.find("shorter than recorded"), std::string::npos);
+  EXPECT_GE(fcntl(message.content_file->fd(), F_GETFD), 0) << "still open: it is the spool's";
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 // The SMTP transport against the scriptable fake server when it offers CHUNKING (RFC 3030): each message goes as
 // one "BDAT <n> LAST" chunk behind its MAIL and RCPT, and every failure still means what it means after DATA.
+#include <fcntl.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <filesystem>
+#include <memory>
 #include <string>
 
 #include "tests/support/smtp_fake/delivery_harness.h"
@@ -182,6 +186,25 @@ TEST_F(FakeChunkingRelay, AQueuedFileShorterThanItsRecordSendsNothing) {
   EXPECT_TRUE(fake.messages().empty());
   EXPECT_FALSE(saw_command(fake, "MAIL")) << "the commands wait for the chunk, which was never complete";
   EXPECT_EQ(deliver(t, message()).outcome, Outcome::delivered);
+}
+
+// The spool kept the file open (mail/content_file.h): the transport reads through that descriptor and opens
+// nothing, so the message goes even with its name gone.
+TEST_F(FakeChunkingRelay, AKeptOpenFileIsReadThroughItsDescriptor) {
+  test::FakeSmtpServer fake(dir_.path() / "fake", chunking());
+  SmtpTransport t = transport(fake);
+  OutboundMessage m = message({"dest@example.net"}, "Subject: kept\r\n\r\nread through the descriptor\r\n");
+  auto budget = std::make_shared<mail::ContentFile::Budget>(4);
+  m.content_file = mail::ContentFile::adopt(::open(m.content_path.c_str(), O_RDONLY | O_CLOEXEC), budget);
+  ASSERT_TRUE(m.content_file);
+  ASSERT_TRUE(std::filesystem::remove(m.content_path));
+  DeliveryResult r = deliver(t, m);
+  EXPECT_EQ(r.outcome, Outcome::delivered) << r.reply;
+  ASSERT_EQ(fake.messages().size(), 1u);
+  EXPECT_EQ(fake.messages()[0].data, "Subject: kept\r\n\r\nread through the descriptor\r\n");
+  EXPECT_GE(fcntl(m.content_file->fd(), F_GETFD), 0) << "the transport leaves the spool's descriptor open";
+  m.content_file.reset();
+  EXPECT_EQ(budget->open.load(), 0u) << "closed with its last holder";
 }
 
 TEST_F(FakeChunkingRelay, OverStarttlsWithAuth) {
