@@ -1,13 +1,12 @@
 // Spool read, raw header editing, recipient routing and custom-header selection for the HTTP transports.
 #include "upstream/http/outbound_content.h"
 
-#include <fcntl.h>
 #include <openssl/evp.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 
+#include "mail/content_reader.h"
 #include "upstream/http/http_client.h"
 
 namespace smarthost::upstream::http {
@@ -99,26 +98,16 @@ LoadedContent load_content(const OutboundMessage& message, uint64_t max_bytes) {
                    std::to_string(max_bytes);
     return loaded;
   }
-  // The spool's open descriptor when it kept one (mail/content_file.h), else the file opened here.
-  const int fd = message.content_file ? message.content_file->fd()
-                                      : ::open(message.content_path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
+  mail::ContentReader file(message.content_file, message.content_path);
+  if (!file.is_open()) {
     loaded.error = "cannot open the spooled message " + message.content_path;
     return loaded;
   }
   // Room for the header edits and a request's framing around the message, so that neither reallocates it.
   loaded.content.reserve(message.size + kContentSlack);
   loaded.content.resize(message.size);
-  uint64_t got = 0;
-  while (got < message.size) {
-    const ssize_t n = ::pread(fd, loaded.content.data() + got, message.size - got,
-                              static_cast<off_t>(message.content_offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<uint64_t>(n);
-  }
-  if (!message.content_file) ::close(fd);
-  if (got != message.size) {
+  if (file.read(message.content_offset, loaded.content.data(), loaded.content.size()) !=
+      static_cast<ssize_t>(message.size)) {
     loaded.error = "the spooled message " + message.content_path + " is shorter than recorded";
     loaded.content = std::string();
   }

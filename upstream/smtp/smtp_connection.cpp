@@ -10,9 +10,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
-#include <fcntl.h>
 #include <spdlog/spdlog.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <array>
@@ -20,6 +18,7 @@
 #include <cerrno>
 #include <cstring>
 
+#include "mail/content_reader.h"
 #include "upstream/smtp/dot_stuffer.h"
 #include "upstream/smtp/tls_context.h"
 
@@ -41,52 +40,14 @@ constexpr auto kQuitTimeout = std::chrono::seconds(5);
 
 std::atomic<uint64_t> next_connection_id{1};
 
-// Reads the file at `fd` from `offset` into `out`, at most `limit` bytes. False on a read error.
-bool read_at(int fd, uint64_t offset, size_t limit, std::string& out) {
+// Reads the message's file from `offset` into `out`, at most `limit` bytes. False on a read error.
+bool read_at(const mail::ContentReader& file, uint64_t offset, size_t limit, std::string& out) {
   out.resize(limit);
-  size_t got = 0;
-  while (got < limit) {
-    ssize_t n = ::pread(fd, out.data() + got, limit - got, static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return false;
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  out.resize(got);
+  const ssize_t got = file.read(offset, out.data(), limit);
+  if (got < 0) return false;
+  out.resize(static_cast<size_t>(got));
   return true;
 }
-
-// Reads up to `limit` bytes of the file at `fd` from `offset` into `buffer`. The byte count (0 at the end of the
-// file), or -1 on a read error. Unlike read_at it writes into memory that is not zeroed first.
-ssize_t read_into(int fd, uint64_t offset, char* buffer, size_t limit) {
-  size_t got = 0;
-  while (got < limit) {
-    ssize_t n = ::pread(fd, buffer + got, limit - got, static_cast<off_t>(offset + got));
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) return -1;
-    if (n == 0) break;
-    got += static_cast<size_t>(n);
-  }
-  return static_cast<ssize_t>(got);
-}
-
-// The queued message's file: the spool's open descriptor when it kept one (mail/content_file.h), else opened here.
-class FileHandle {
- public:
-  explicit FileHandle(const OutboundMessage& message)
-      : kept_(message.content_file),
-        fd_(kept_ ? kept_->fd() : ::open(message.content_path.c_str(), O_RDONLY | O_CLOEXEC)) {}
-  ~FileHandle() {
-    if (fd_ >= 0 && !kept_) ::close(fd_);
-  }
-  FileHandle(const FileHandle&) = delete;
-  FileHandle& operator=(const FileHandle&) = delete;
-  int get() const { return fd_; }
-
- private:
-  std::shared_ptr<const mail::ContentFile> kept_;
-  int fd_;
-};
 
 bool is_loopback_name(const std::string& host) {
   error_code ec;
@@ -374,8 +335,8 @@ asio::awaitable<std::optional<SessionFailure>> SmtpConnection::open() {
 
 asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& message, const std::string& header,
                                                          uint64_t body_offset, bool chunk) {
-  FileHandle file(message);
-  if (file.get() < 0) co_return "cannot open the queued message: " + std::string(std::strerror(errno));
+  mail::ContentReader file(message.content_file, message.content_path);
+  if (!file.is_open()) co_return "cannot open the queued message: " + std::string(std::strerror(errno));
   DotStuffer stuffer(chunk ? DotStuffer::Framing::bdat : DotStuffer::Framing::data);
   // Reads exactly the recorded message (no read to find the end of the file), through buffers sized by it: a
   // 4 KiB message allocates a few KiB, not the few hundred that make the allocator trim and refault per delivery.
@@ -390,7 +351,7 @@ asio::awaitable<std::string> SmtpConnection::stream_body(const OutboundMessage& 
   auto buffer = std::make_unique_for_overwrite<char[]>(chunk_size);
   for (uint64_t offset = body_offset; offset < end;) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(chunk_size, end - offset));
-    const ssize_t n = read_into(file.get(), offset, buffer.get(), want);
+    const ssize_t n = file.read(offset, buffer.get(), want);
     if (n < 0) co_return "cannot read the queued message: " + std::string(std::strerror(errno));
     if (static_cast<size_t>(n) < want) co_return "the queued message is shorter than its record says";
     offset += want;
@@ -480,9 +441,9 @@ asio::awaitable<DeliveryResult> SmtpConnection::send_transaction(const OutboundM
   uint64_t body_offset = message.content_offset;
   uint64_t size = message.size;
   if (s.identity.active()) {
-    FileHandle file(message);
+    mail::ContentReader file(message.content_file, message.content_path);
     std::string head;
-    if (file.get() < 0 || !read_at(file.get(), message.content_offset, kMaxHeaderSection + 1, head)) {
+    if (!file.is_open() || !read_at(file, message.content_offset, kMaxHeaderSection + 1, head)) {
       co_return local_failure("cannot read the queued message " + message.queue_id + ": " + std::strerror(errno));
     }
     size_t length = header_section_length(head);
