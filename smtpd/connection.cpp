@@ -447,8 +447,7 @@ asio::awaitable<void> serve(Socket socket, ConnectionContext context, bool impli
 }  // namespace
 
 asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket, ConnectionContext context, bool implicit_tls) {
-  boost::system::error_code ec;
-  socket.set_option(asio::ip::tcp::no_delay(true), ec);
+  // TCP_NODELAY comes from the listener (server.cpp).
   co_await serve(std::move(socket), std::move(context), implicit_tls);
 }
 

@@ -84,6 +84,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     std::shared_ptr<unix_socket::acceptor> unix_acceptor;
     std::string unix_path;  // removed when the listener closes
     bool implicit_tls = false;
+    // Accepted sockets inherit TCP_NODELAY from the listener (Linux), so it is set once there. A socket from
+    // systemd without NoDelay=yes may hold connections queued before we set it: those get it one by one.
+    bool nodelay_per_connection = false;
   };
 
   mutable std::mutex mutex;  // guards everything below
@@ -170,7 +173,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
 
   // Accepts until the acceptor is closed; each socket lands on a strand of its own and starts a session.
   template <class Acceptor>
-  asio::awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor, bool implicit_tls) {
+  asio::awaitable<void> accept_loop(std::shared_ptr<Acceptor> acceptor, bool implicit_tls,
+                                    bool nodelay_per_connection) {
     auto self = shared_from_this();
     for (;;) {
       // A named executor, not a temporary inside the co_await (GCC 12 destroys those twice).
@@ -187,6 +191,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       ClientInfo client;
       if constexpr (std::is_same_v<Acceptor, tcp::acceptor>) {
+        boost::system::error_code ignored;
+        if (nodelay_per_connection) socket.set_option(tcp::no_delay(true), ignored);
         client.address = address_text(remote.address());
         client.port = remote.port();
         client.loopback = is_loopback(remote.address());
@@ -238,6 +244,8 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
     l.tcp_acceptor = std::make_shared<tcp::acceptor>(l.strand);
     l.tcp_acceptor->open(ep.protocol(), ec);
     if (!ec) l.tcp_acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    // Linux hands TCP_NODELAY on to accepted sockets: one setsockopt() here instead of one per connection.
+    if (!ec) l.tcp_acceptor->set_option(tcp::no_delay(true), ec);
     if (!ec && address.is_v6()) l.tcp_acceptor->set_option(asio::ip::v6_only(true), ec);
     if (!ec) l.tcp_acceptor->bind(ep, ec);
     if (!ec) l.tcp_acceptor->listen(asio::socket_base::max_listen_connections, ec);
@@ -282,8 +290,9 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
   }
 
   void spawn_accept(const Listener& l) {
-    if (l.tcp_acceptor) asio::co_spawn(l.strand, accept_loop(l.tcp_acceptor, l.implicit_tls), log_escape("accept"));
-    if (l.unix_acceptor) asio::co_spawn(l.strand, accept_loop(l.unix_acceptor, false), log_escape("accept"));
+    if (l.tcp_acceptor) asio::co_spawn(l.strand, accept_loop(l.tcp_acceptor, l.implicit_tls, l.nodelay_per_connection),
+                                      log_escape("accept"));
+    if (l.unix_acceptor) asio::co_spawn(l.strand, accept_loop(l.unix_acceptor, false, false), log_escape("accept"));
   }
 
   // Closes a listener on its strand: its accept loop ends; sessions it accepted go on.
@@ -331,6 +340,13 @@ struct Server::Impl : std::enable_shared_from_this<Impl> {
       }
       auto protocol = ss.ss_family == AF_INET6 ? tcp::v6() : tcp::v4();
       l.tcp_acceptor = std::make_shared<tcp::acceptor>(l.strand, protocol, fd);
+      tcp::no_delay nodelay;
+      boost::system::error_code ec;
+      l.tcp_acceptor->get_option(nodelay, ec);
+      if (ec || !nodelay.value()) {
+        l.tcp_acceptor->set_option(tcp::no_delay(true), ec);
+        l.nodelay_per_connection = true;
+      }
       auto bound = l.tcp_acceptor->local_endpoint();
       l.implicit_tls = name == "smtps" || name == "submissions" || name.find("tls") != std::string::npos ||
                        bound.port() == 465;

@@ -20,6 +20,7 @@ class SmtpWire {
   SmtpWire& operator=(const SmtpWire&) = delete;
 
   bool connected() const { return fd_ >= 0; }
+  int native_handle() const { return fd_; }  // the client's socket, for getsockname() and socket options
   // Sends bytes exactly as given.
   bool send(std::string_view bytes);
   // Reads one complete reply (all its lines). Empty on timeout or close.
