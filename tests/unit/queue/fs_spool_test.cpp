@@ -173,6 +173,33 @@ TEST(FsSpool, ADeliveredMessageIsRemovedWithoutADirectorySyncAnAdminRemovalWithO
   EXPECT_EQ(directory_syncs, 1) << "an operator's removal stays removed";
 }
 
+// A root written with a trailing slash, or relative to the working directory, works like an absolute one: commits,
+// the recycling of a delivered message's file, and loading.
+TEST(FsSpool, ARootWithATrailingSlashOrARelativePathWorksLikeAnAbsoluteOne) {
+  smarthost::test::TempDir dir;
+  fs::create_directories(dir.path() / "b");
+  const fs::path roots[] = {dir.path() / "a" / "", fs::relative(dir.path() / "b"), dir.path() / "c"};
+  for (const fs::path& root : roots) {
+    SCOPED_TRACE(root.string());
+    asio::io_context io;
+    auto spool = open_spool(root);
+    ASSERT_TRUE(spool);
+    const auto env = envelope("a@example.org", {"b@example.net"});
+    QueueId first = commit(io, *spool, env, sample_message()).id;
+    ASSERT_FALSE(first.empty());
+    EXPECT_TRUE(fs::exists(root / "active" / first));
+    EXPECT_EQ(count_files(root / "tmp"), 0u);
+    ASSERT_FALSE(remove_delivered(io, *spool, first));
+    EXPECT_FALSE(fs::exists(root / "active" / first));
+    EXPECT_EQ(count_files(root / "tmp"), 1u) << "the delivered file, kept for reuse";
+    QueueId second = commit(io, *spool, env, sample_message("second")).id;
+    std::error_code error;
+    auto message = spool->dir().load(Folder::active, second, error);
+    ASSERT_TRUE(message) << error.message();
+    EXPECT_EQ(test::read_range(message->content_path, message->content_offset), sample_message("second"));
+  }
+}
+
 // A removal unlinks the state sidecar only when the message may have one: never for a message fresh from its commit
 // (an unlink per delivery saved), always once a retry wrote it or load() found it.
 TEST(FsSpool, TheStateSidecarIsRemovedWhenTheMessageMayHaveOne) {
