@@ -3,9 +3,9 @@
 # compiling its own copy, which cost about 10 s of CPU per target (47 targets) on the 2-core CI machine. The test
 # binaries among them reuse pch_test's instead, which adds GoogleTest and GMock (tests/CMakeLists.txt).
 
-# Appends to out_var every target reachable from `items` through links that carry compile requirements:
-# $<LINK_ONLY:...> edges (a static library's PRIVATE links) are skipped, as are non-target items.
-function(_smarthost_compile_closure out_var visited_var)
+# Appends to the list named visited_var every target reachable from the items given through links that carry
+# compile requirements: $<LINK_ONLY:...> edges (a static library's PRIVATE links) are skipped, as are non-targets.
+function(_smarthost_compile_closure visited_var)
   set(visited ${${visited_var}})
   foreach(item ${ARGN})
     if(item MATCHES "^\\$<LINK_ONLY:" OR NOT TARGET ${item})
@@ -21,7 +21,7 @@ function(_smarthost_compile_closure out_var visited_var)
     list(APPEND visited ${item})
     get_target_property(next ${item} INTERFACE_LINK_LIBRARIES)
     if(next)
-      _smarthost_compile_closure(ignored visited ${next})
+      _smarthost_compile_closure(visited ${next})
     endif()
   endforeach()
   set(${visited_var} ${visited} PARENT_SCOPE)
@@ -54,7 +54,7 @@ function(smarthost_reuse_pch pch_target)
       continue()
     endif()
     set(closure "")
-    _smarthost_compile_closure(ignored closure ${links})
+    _smarthost_compile_closure(closure ${links})
     set(all_there TRUE)
     foreach(required ${R_REQUIRES})
       if(NOT required IN_LIST closure)
